@@ -1,0 +1,265 @@
+/*
+ * authorize.c - fhirpam_authorize(): one request, end to end (design §1).
+ *
+ * Pin the configuration, verify the token (a request whose token fails is
+ * denied before any module runs: modules only see verified claims), walk the
+ * stack, build the decision, write the audit record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "audit.h"
+#include "authz.h"
+#include "codes.h"
+#include "context.h"
+#include "decision.h"
+#include "token.h"
+
+/* Steps for stacks up to this long live on the C stack; longer ones (rare,
+ * bounded by the config) are allocated. */
+#define INLINE_STEPS 64
+
+typedef struct run_state {
+    const flat_stack *fs;
+    struct fhirpam_authz *az;
+    struct fhirpam_decision *d;
+} run_state;
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static fhirpam_code call_module(void *cookie, size_t entry)
+{
+    run_state *rs = cookie;
+    const config_line *l = rs->fs->lines[entry];
+    struct fhirpam_authz *az = rs->az;
+    az->reason_set = false;
+    uint64_t start = monotonic_us();
+    fhirpam_code code = l->file->desc->authorize(l->instance, az);
+    uint64_t us = monotonic_us() - start;
+
+    struct fhirpam_decision *d = rs->d;
+    trace_entry *t = decision_add_trace(d);
+    if (t != NULL) {
+        t->stack = decision_intern_str(d, l->stack_name);
+        t->index = l->index;
+        t->module = decision_intern_str(d, l->module_name);
+        t->control = decision_intern_str(d, l->control_text);
+        t->code = code_is_valid((int)code) ? code : FHIRPAM_ERROR;
+        t->us = us;
+        if (az->reason_set) {
+            t->reason = decision_intern_str(d, az->reason_word);
+            t->reason_text = decision_intern_str(d, az->reason_text);
+        }
+    }
+    return code;
+}
+
+/* The token of `Authorization: Bearer <token>` or `Authorization: DPoP
+ * <token>` (RFC 6750 §2.1, RFC 9449 §7.1: the scheme is case-insensitive).
+ * Returns 1 with the token, 0 when there is none, -1 when the header is
+ * ambiguous (several Authorization headers). */
+static int extract_token(const struct fhirpam_request *req, const char **token, size_t *len)
+{
+    size_t n = request_header_count(req, "Authorization");
+    if (n == 0)
+        return 0;
+    if (n > 1)
+        return -1;
+    const char *v = request_header_get(req, "Authorization", 0);
+    const char *rest;
+    if (strncasecmp(v, "Bearer ", 7) == 0)
+        rest = v + 7;
+    else if (strncasecmp(v, "DPoP ", 5) == 0)
+        rest = v + 5;
+    else
+        return 0;
+    while (*rest == ' ')
+        rest++;
+    if (*rest == '\0')
+        return 0;
+    *token = rest;
+    *len = strlen(rest);
+    return 1;
+}
+
+static void record_identity(struct fhirpam_decision *d, const json_t *claims)
+{
+    d->iss = decision_intern_str(d, json_string_value(json_object_get(claims, "iss")));
+    d->sub = decision_intern_str(d, json_string_value(json_object_get(claims, "sub")));
+    d->client_id = decision_intern_str(d, json_string_value(json_object_get(claims, "client_id")));
+    d->jti = decision_intern_str(d, json_string_value(json_object_get(claims, "jti")));
+    d->patient = decision_intern_str(d, json_string_value(json_object_get(claims, "patient")));
+}
+
+static const trace_entry *trace_for_entry(const struct fhirpam_decision *d, const stack_step *steps,
+                                          size_t nsteps, long entry)
+{
+    for (size_t k = nsteps; k-- > 0;) {
+        if ((long)steps[k].entry == entry && k < d->ntrace)
+            return &d->trace[k];
+    }
+    return NULL;
+}
+
+/* Turn the walk's result into the decision's outcome and reason. */
+static void conclude_walk(struct fhirpam_decision *d, const flat_stack *fs, const stack_step *steps,
+                          const stack_result *res, bool token_presented)
+{
+    char text[AUTHZ_REASON_TEXT_MAX];
+    const trace_entry *t =
+        res->decider >= 0 ? trace_for_entry(d, steps, res->nsteps, res->decider) : NULL;
+    if (t != NULL) {
+        /* Copy out of the arena first: concluding interns into it. */
+        char module[128], word[AUTHZ_REASON_WORD_MAX];
+        snprintf(module, sizeof module, "%s", decision_str(d, t->module));
+        snprintf(word, sizeof word, "%s",
+                 t->reason ? decision_str(d, t->reason) : fhirpam_code_name(res->code));
+        if (t->reason_text)
+            snprintf(text, sizeof text, "%s", decision_str(d, t->reason_text));
+        else
+            snprintf(text, sizeof text, "module '%s' returned %s", module,
+                     fhirpam_code_name(res->code));
+        decision_conclude(d, res->code, module, word, text, token_presented);
+        return;
+    }
+    if (res->bad_jump) {
+        snprintf(text, sizeof text, "a jump in stack '%s' went past the end of its (sub)stack",
+                 fs->name);
+        decision_conclude(d, res->code, "", "bad_jump", text, token_presented);
+    } else if (res->sanity_denied) {
+        snprintf(text, sizeof text,
+                 "stack '%s' ended with success recorded but no module permitted", fs->name);
+        decision_conclude(d, res->code, "", "no_module_permitted", text, token_presented);
+    } else {
+        snprintf(text, sizeof text, "no module in stack '%s' decided; the default is deny",
+                 fs->name);
+        decision_conclude(d, res->code, "", "no_module_decided", text, token_presented);
+    }
+}
+
+static void run_stack(const flat_stack *fs, struct fhirpam_authz *az, struct fhirpam_decision *d,
+                      bool token_presented)
+{
+    stack_step inline_steps[INLINE_STEPS];
+    stack_step *steps = inline_steps;
+    if (fs->n > INLINE_STEPS) {
+        steps = malloc(fs->n * sizeof *steps);
+        if (steps == NULL) {
+            decision_conclude(d, FHIRPAM_ERROR, "", "out_of_memory",
+                              "out of memory while evaluating the stack", token_presented);
+            return;
+        }
+    }
+    run_state rs = {.fs = fs, .az = az, .d = d};
+    stack_result res;
+    stack_run(fs->entries, fs->n, call_module, &rs, steps, &res);
+    for (size_t k = 0; k < res.nsteps && k < d->ntrace; k++) {
+        char action[16];
+        d->trace[k].action = steps[k].action;
+        d->trace[k].action_text =
+            decision_intern_str(d, stack_action_text(steps[k].action, action, sizeof action));
+    }
+    conclude_walk(d, fs, steps, &res, token_presented);
+    if (steps != inline_steps)
+        free(steps);
+}
+
+static void write_audit(const config *c, struct fhirpam_decision *d)
+{
+    if (!audit_sink_enabled(c->audit))
+        return;
+    jsonw w;
+    jw_init(&w);
+    decision_write_audit(d, &w);
+    jw_append(&w, "\n", 1);
+    int rc = w.failed ? -1 : audit_sink_write(c->audit, w.data, w.len);
+    jw_free(&w);
+    if (rc != 0 && audit_sink_required(c->audit)) {
+        /* design §5: with required = true, an unrecorded decision is a deny. */
+        decision_conclude(d, FHIRPAM_ERROR, "", "audit_write_failed",
+                          "the audit record could not be written and audit.required is true",
+                          false);
+    }
+}
+
+static void authorize_pinned(const config *c, const char *stack, const struct fhirpam_request *req,
+                             struct fhirpam_decision *d)
+{
+    const flat_stack *fs = config_find_stack(c, stack);
+    if (fs == NULL) {
+        char text[256];
+        snprintf(text, sizeof text, "no stack named '%.100s' in %.100s", stack ? stack : "(null)",
+                 c->path);
+        decision_conclude(d, FHIRPAM_ERROR, "", "unknown_stack", text, false);
+        return;
+    }
+    struct fhirpam_authz az = {.req = req, .stack_name = fs->name, .now = d->time};
+    const verified_token *vt = NULL;
+    bool presented = false;
+    if (fs->token_required) {
+        const char *token = NULL;
+        size_t len = 0;
+        int found = extract_token(req, &token, &len);
+        if (found < 0) {
+            decision_conclude(d, FHIRPAM_INVALID_REQUEST, "", "several_authorization_headers",
+                              "the request carries more than one Authorization header", true);
+            return;
+        }
+        if (found == 0) {
+            decision_conclude(d, FHIRPAM_INVALID_TOKEN, "", "missing_token",
+                              "the request carries no Bearer or DPoP access token", false);
+            return;
+        }
+        presented = true;
+        token_failure why;
+        vt = token_verify(c->verifier, token, len, d->time, &why);
+        if (vt == NULL) {
+            decision_conclude(d, why.code, "", why.reason, why.text, true);
+            return;
+        }
+        az.claims = verified_token_claims(vt);
+        az.token = vt;
+        record_identity(d, az.claims);
+    }
+    run_stack(fs, &az, d, presented);
+    authz_release_temps(&az);
+    if (vt != NULL)
+        verified_token_release(vt);
+}
+
+FHIRPAM_API fhirpam_decision *fhirpam_authorize(fhirpam_context *ctx, const char *stack,
+                                                const fhirpam_request *req)
+{
+    if (ctx == NULL || req == NULL)
+        return NULL;
+    uint64_t start = monotonic_us();
+    reader_ticket ticket;
+    const config *c = context_enter(ctx, &ticket);
+    struct fhirpam_decision *d = decision_new(c->max_flat);
+    if (d == NULL) {
+        context_leave(ticket);
+        return NULL;
+    }
+    d->time = req->has_time ? req->time : (int64_t)time(NULL);
+    d->stack = decision_intern_str(d, stack);
+    context_next_id(ctx, d->id, sizeof d->id);
+    authorize_pinned(c, stack, req, d);
+    if (d->failed) {
+        /* Out of memory part-way: whatever was decided, it is not a permit. */
+        d->permitted = false;
+        d->code = FHIRPAM_ERROR;
+        d->http_status = 500;
+    }
+    d->duration_us = monotonic_us() - start;
+    write_audit(c, d);
+    context_leave(ticket);
+    return d;
+}

@@ -1,0 +1,40 @@
+/*
+ * authz.h - one authorization in progress: what a module's fhirpam_authz
+ * handle points at. Lives on the stack of fhirpam_authorize().
+ */
+#ifndef FHIRPAM_CORE_AUTHZ_H
+#define FHIRPAM_CORE_AUTHZ_H
+
+#include <fhirpam/module.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "request.h"
+
+struct verified_token;
+
+#define AUTHZ_REASON_WORD_MAX 48
+#define AUTHZ_REASON_TEXT_MAX 320
+
+struct fhirpam_authz {
+    const struct fhirpam_request *req;
+    const char *stack_name;
+    int64_t now;
+    const json_t *claims; /* verified claims, or NULL when the stack runs without a token */
+    const struct verified_token *token; /* holds per-token module data; NULL without a token */
+
+    /* The reason the module now running gave, reset before each call. */
+    bool reason_set;
+    char reason_word[AUTHZ_REASON_WORD_MAX];
+    char reason_text[AUTHZ_REASON_TEXT_MAX];
+
+    /* Strings handed to modules (fhirpam_claim_json) that live until the end
+     * of the authorization. */
+    char **temps;
+    size_t ntemps;
+    size_t temps_cap;
+};
+
+void authz_release_temps(struct fhirpam_authz *az);
+
+#endif

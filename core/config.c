@@ -1,0 +1,561 @@
+/*
+ * config.c - load a configuration file (design §4).
+ *
+ * Every problem refuses the whole file with "file:line: message": fhirpam is
+ * stricter than Linux-PAM here on purpose (design §3). Nothing is half-loaded:
+ * on error everything already opened is closed again.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "token.h"
+
+#ifndef FHIRPAM_MODULES_DIR
+#define FHIRPAM_MODULES_DIR "/usr/local/lib/fhirpam"
+#endif
+
+#define CONFIG_MAX_BYTES (1024 * 1024)
+/* A flattened stack longer than this is a mistake (or include fan-out). */
+#define CONFIG_MAX_FLAT_LINES 1024
+
+enum item_kind { ITEM_LINE, ITEM_INCLUDE, ITEM_SUBSTACK };
+
+typedef struct stack_item {
+    enum item_kind kind;
+    config_line *line;  /* ITEM_LINE */
+    const char *target; /* ITEM_INCLUDE, ITEM_SUBSTACK */
+    int source_line;
+} stack_item;
+
+typedef struct stack_def {
+    const char *name;
+    int source_line;
+    bool token_required;
+    stack_item *items;
+    size_t nitems;
+    bool on_path; /* being flattened: seeing it again is a cycle */
+} stack_def;
+
+typedef struct loader_state {
+    config *c;
+    const char *file;
+    const char *modules_dir;
+    stack_def *defs;
+    size_t ndefs;
+    fhirpam_error *err;
+} loader_state;
+
+static int fail(loader_state *st, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(loader_state *st, int line, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        fhirpam_error_set(st->err, "%s:%d: %s", st->file, line, msg);
+    else
+        fhirpam_error_set(st->err, "%s: %s", st->file, msg);
+    return -1;
+}
+
+static int line_of(const config_setting_t *s)
+{
+    return s != NULL ? config_setting_source_line(s) : 0;
+}
+
+/* Refuse any member of `group` whose name is not in `allowed` (NULL-ended). */
+static int check_keys(loader_state *st, const config_setting_t *group, const char *what,
+                      const char *const *allowed)
+{
+    int n = config_setting_length(group);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
+        const char *name = config_setting_name(m);
+        bool known = false;
+        for (const char *const *a = allowed; *a != NULL; a++)
+            known = known || strcmp(*a, name) == 0;
+        if (!known) {
+            char list[256] = "";
+            for (const char *const *a = allowed; *a != NULL; a++) {
+                strncat(list, *a, sizeof list - strlen(list) - 1);
+                if (a[1] != NULL)
+                    strncat(list, ", ", sizeof list - strlen(list) - 1);
+            }
+            return fail(st, line_of(m), "unknown key '%s' in %s (known: %s)", name, what, list);
+        }
+    }
+    return 0;
+}
+
+/* A string member, or NULL when absent; -1 (via *bad) when of another type. */
+static const char *string_member(loader_state *st, const config_setting_t *group, const char *name,
+                                 bool *bad)
+{
+    const config_setting_t *s = config_setting_get_member(group, name);
+    if (s == NULL)
+        return NULL;
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        fail(st, line_of(s), "'%s' must be a string", name);
+        *bad = true;
+        return NULL;
+    }
+    return config_setting_get_string(s);
+}
+
+/* libconfig would open @include'd files itself, behind our ownership checks:
+ * the configuration is one file (design §4). */
+static int refuse_includes(loader_state *st, const char *text)
+{
+    int line = 1;
+    for (const char *p = text; *p != '\0'; line++) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncmp(p, "@include", 8) == 0)
+            return fail(st, line, "@include is not supported: the configuration is one file");
+        p = strchr(p, '\n');
+        if (p == NULL)
+            break;
+        p++;
+    }
+    return 0;
+}
+
+static bool valid_module_name(const char *name)
+{
+    if (*name == '\0')
+        return false;
+    for (const char *p = name; *p != '\0'; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+            return false;
+    }
+    return true;
+}
+
+static const char *arg_type_name(fhirpam_arg_type type)
+{
+    switch (type) {
+    case FHIRPAM_ARG_STRING:
+        return "a string";
+    case FHIRPAM_ARG_INT:
+        return "an integer";
+    case FHIRPAM_ARG_BOOL:
+        return "a boolean";
+    case FHIRPAM_ARG_LIST:
+        return "a list of strings";
+    case FHIRPAM_ARG_GROUP:
+        return "a group";
+    }
+    return "?";
+}
+
+static bool arg_has_type(const config_setting_t *s, fhirpam_arg_type type)
+{
+    int t = config_setting_type(s);
+    switch (type) {
+    case FHIRPAM_ARG_STRING:
+        return t == CONFIG_TYPE_STRING;
+    case FHIRPAM_ARG_INT:
+        return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+    case FHIRPAM_ARG_BOOL:
+        return t == CONFIG_TYPE_BOOL;
+    case FHIRPAM_ARG_GROUP:
+        return t == CONFIG_TYPE_GROUP;
+    case FHIRPAM_ARG_LIST:
+        if (t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY)
+            return false;
+        for (int i = 0; i < config_setting_length(s); i++) {
+            if (config_setting_type(config_setting_get_elem(s, (unsigned)i)) != CONFIG_TYPE_STRING)
+                return false;
+        }
+        return true;
+    }
+    return false;
+}
+
+/* Every argument the line gives must be declared by the module, with its type
+ * (STYLE: arguments are declared once, in a table, like nginx directives). */
+static int check_args(loader_state *st, const config_line *l, const config_setting_t *args)
+{
+    if (args == NULL)
+        return 0;
+    const fhirpam_arg_spec *spec = l->file->desc->args;
+    int n = config_setting_length(args);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *m = config_setting_get_elem(args, (unsigned)i);
+        const char *name = config_setting_name(m);
+        const fhirpam_arg_spec *found = NULL;
+        for (const fhirpam_arg_spec *a = spec; a != NULL && a->name != NULL; a++) {
+            if (strcmp(a->name, name) == 0)
+                found = a;
+        }
+        if (found == NULL) {
+            char list[512] = "";
+            for (const fhirpam_arg_spec *a = spec; a != NULL && a->name != NULL; a++) {
+                strncat(list, a->name, sizeof list - strlen(list) - 1);
+                if (a[1].name != NULL)
+                    strncat(list, ", ", sizeof list - strlen(list) - 1);
+            }
+            return fail(st, line_of(m), "module '%s' has no argument '%s' (it takes: %s)",
+                        l->module_name, name, list[0] ? list : "no arguments");
+        }
+        if (!arg_has_type(m, found->type))
+            return fail(st, line_of(m), "argument '%s' of module '%s' must be %s", name,
+                        l->module_name, arg_type_name(found->type));
+    }
+    return 0;
+}
+
+static int open_line_module(loader_state *st, config_line *l, const config_setting_t *args)
+{
+    char path[4096];
+    if (strchr(l->module_name, '/') != NULL) {
+        if (l->module_name[0] != '/')
+            return fail(st, l->source_line, "module path '%s' must be absolute", l->module_name);
+        snprintf(path, sizeof path, "%s", l->module_name);
+    } else {
+        if (!valid_module_name(l->module_name))
+            return fail(st, l->source_line,
+                        "module name '%s' may only contain letters, digits, '_' and '-'",
+                        l->module_name);
+        snprintf(path, sizeof path, "%s/%s.so", st->modules_dir, l->module_name);
+    }
+    char why[512];
+    l->file = module_load(&st->c->files, path, why, sizeof why);
+    if (l->file == NULL)
+        return fail(st, l->source_line, "module '%s' (%s) %s", l->module_name, path, why);
+    if (check_args(st, l, args) != 0)
+        return -1;
+    if (args_build(&l->args, args, st->file, args ? line_of(args) : l->source_line) != 0)
+        return fail(st, l->source_line, "out of memory");
+    if (l->file->desc->open != NULL) {
+        fhirpam_error e = {{0}};
+        if (l->file->desc->open(&l->args, &l->instance, &e) != 0)
+            return fail(st, l->source_line, "module '%s': %s", l->module_name,
+                        e.text[0] ? e.text : "refused its arguments");
+    }
+    l->opened = true;
+    return 0;
+}
+
+static int parse_line(loader_state *st, stack_def *def, const config_setting_t *g, size_t index)
+{
+    static const char *const line_keys[] = {"control", "module", "args", "stack", NULL};
+    int line = line_of(g);
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+        return fail(st, line, "each line of stack '%s' must be a group { control = ...; }",
+                    def->name);
+    if (check_keys(st, g, "a stack line", line_keys) != 0)
+        return -1;
+    bool bad = false;
+    const char *control = string_member(st, g, "control", &bad);
+    const char *module = string_member(st, g, "module", &bad);
+    const char *target = string_member(st, g, "stack", &bad);
+    if (bad)
+        return -1;
+    const config_setting_t *args = config_setting_get_member(g, "args");
+    if (control == NULL)
+        return fail(st, line, "stack line without 'control'");
+
+    stack_item *item = &def->items[def->nitems++];
+    item->source_line = line;
+    if (strcmp(control, "include") == 0 || strcmp(control, "substack") == 0) {
+        if (target == NULL)
+            return fail(st, line, "'%s' needs 'stack = \"name\"'", control);
+        if (module != NULL || args != NULL)
+            return fail(st, line, "'%s' takes only 'stack', not 'module' or 'args'", control);
+        item->kind = control[0] == 'i' ? ITEM_INCLUDE : ITEM_SUBSTACK;
+        item->target = target;
+        return 0;
+    }
+    if (target != NULL)
+        return fail(st, line, "'stack' goes only with control \"include\" or \"substack\"");
+    if (module == NULL)
+        return fail(st, line, "stack line without 'module'");
+    if (args != NULL && config_setting_type(args) != CONFIG_TYPE_GROUP)
+        return fail(st, line_of(args), "'args' must be a group { name = value; ... }");
+
+    config_line *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return fail(st, line, "out of memory");
+    st->c->lines[st->c->nlines++] = l;
+    item->kind = ITEM_LINE;
+    item->line = l;
+    l->stack_name = def->name;
+    l->index = index;
+    l->source_line = line;
+    l->control_text = strdup(control);
+    l->module_name = strdup(module);
+    if (l->control_text == NULL || l->module_name == NULL)
+        return fail(st, line, "out of memory");
+    char why[256];
+    if (stack_control_parse(control, &l->control, why, sizeof why) != 0)
+        return fail(st, line, "control \"%s\": %s", control, why);
+    return open_line_module(st, l, args);
+}
+
+static int parse_stack(loader_state *st, stack_def *def, const config_setting_t *s)
+{
+    def->name = config_setting_name(s);
+    def->source_line = line_of(s);
+    def->token_required = true;
+    const config_setting_t *list = s;
+    if (config_setting_type(s) == CONFIG_TYPE_GROUP) {
+        /* The long form: { token = "none"; lines = ( ... ); } */
+        static const char *const keys[] = {"token", "lines", NULL};
+        if (check_keys(st, s, "a stack", keys) != 0)
+            return -1;
+        bool bad = false;
+        const char *token = string_member(st, s, "token", &bad);
+        if (bad)
+            return -1;
+        if (token != NULL && strcmp(token, "none") == 0)
+            def->token_required = false;
+        else if (token != NULL && strcmp(token, "required") != 0)
+            return fail(st, def->source_line,
+                        "stack '%s': token must be \"required\" or \"none\", not \"%s\"", def->name,
+                        token);
+        list = config_setting_get_member(s, "lines");
+        if (list == NULL)
+            return fail(st, def->source_line, "stack '%s' has no 'lines'", def->name);
+    }
+    if (config_setting_type(list) != CONFIG_TYPE_LIST)
+        return fail(st, line_of(list), "stack '%s' must be a list ( { ... }, ... )", def->name);
+    size_t n = (size_t)config_setting_length(list);
+    def->items = calloc(n ? n : 1, sizeof *def->items);
+    if (def->items == NULL)
+        return fail(st, def->source_line, "out of memory");
+    config_line **grown = realloc(st->c->lines, (st->c->nlines + n + 1) * sizeof *grown);
+    if (grown == NULL)
+        return fail(st, def->source_line, "out of memory");
+    st->c->lines = grown;
+    for (size_t i = 0; i < n; i++) {
+        if (parse_line(st, def, config_setting_get_elem(list, (unsigned)i), i) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static stack_def *find_def(loader_state *st, const char *name)
+{
+    for (size_t i = 0; i < st->ndefs; i++) {
+        if (strcmp(st->defs[i].name, name) == 0)
+            return &st->defs[i];
+    }
+    return NULL;
+}
+
+static int flat_append(loader_state *st, flat_stack *fs, size_t *cap, unsigned level,
+                       const config_line *line, int source_line)
+{
+    if (fs->n == CONFIG_MAX_FLAT_LINES)
+        return fail(st, source_line, "stack '%s' expands to more than %d lines", fs->name,
+                    CONFIG_MAX_FLAT_LINES);
+    if (fs->n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 8;
+        stack_entry *e = realloc(fs->entries, ncap * sizeof *e);
+        if (e != NULL)
+            fs->entries = e;
+        const config_line **l = realloc(fs->lines, ncap * sizeof *l);
+        if (l != NULL)
+            fs->lines = l;
+        if (e == NULL || l == NULL)
+            return fail(st, source_line, "out of memory");
+        *cap = ncap;
+    }
+    stack_entry *e = &fs->entries[fs->n];
+    memset(e, 0, sizeof *e);
+    e->level = level;
+    e->substack_marker = line == NULL;
+    if (line != NULL)
+        e->control = line->control;
+    fs->lines[fs->n++] = line;
+    return 0;
+}
+
+/* Splice `def` into `fs` at `level`. `depth` counts includes and substacks
+ * together, as Linux-PAM does since 1.6.0. */
+static int flatten(loader_state *st, flat_stack *fs, size_t *cap, stack_def *def, unsigned level,
+                   unsigned depth)
+{
+    def->on_path = true;
+    for (size_t i = 0; i < def->nitems; i++) {
+        stack_item *it = &def->items[i];
+        if (it->kind == ITEM_LINE) {
+            if (flat_append(st, fs, cap, level, it->line, it->source_line) != 0)
+                return -1;
+            continue;
+        }
+        stack_def *t = find_def(st, it->target);
+        if (t == NULL)
+            return fail(st, it->source_line, "unknown stack '%s'", it->target);
+        if (t->on_path)
+            return fail(st, it->source_line, "include cycle: stack '%s' reaches itself via '%s'",
+                        t->name, def->name);
+        if (depth + 1 >= STACK_MAX_DEPTH)
+            return fail(st, it->source_line, "stacks nest deeper than %d levels", STACK_MAX_DEPTH);
+        unsigned inner = level;
+        if (it->kind == ITEM_SUBSTACK) {
+            if (flat_append(st, fs, cap, level, NULL, it->source_line) != 0)
+                return -1;
+            inner = level + 1;
+        }
+        if (flatten(st, fs, cap, t, inner, depth + 1) != 0)
+            return -1;
+    }
+    def->on_path = false;
+    return 0;
+}
+
+static int load_stacks(loader_state *st, const config_setting_t *stacks)
+{
+    if (stacks == NULL)
+        return fail(st, 0, "no 'stacks' group: nothing to authorize with");
+    if (config_setting_type(stacks) != CONFIG_TYPE_GROUP)
+        return fail(st, line_of(stacks), "'stacks' must be a group of named stacks");
+    size_t n = (size_t)config_setting_length(stacks);
+    st->defs = calloc(n ? n : 1, sizeof *st->defs);
+    st->c->stacks = calloc(n ? n : 1, sizeof *st->c->stacks);
+    if (st->defs == NULL || st->c->stacks == NULL)
+        return fail(st, line_of(stacks), "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        st->ndefs++;
+        if (parse_stack(st, &st->defs[i], config_setting_get_elem(stacks, (unsigned)i)) != 0)
+            return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        flat_stack *fs = &st->c->stacks[st->c->nstacks++];
+        size_t cap = 0;
+        fs->name = strdup(st->defs[i].name);
+        if (fs->name == NULL)
+            return fail(st, st->defs[i].source_line, "out of memory");
+        fs->token_required = st->defs[i].token_required;
+        if (fs->token_required && st->c->verifier == NULL)
+            return fail(st, st->defs[i].source_line,
+                        "stack '%s' requires a token (the default), but the configuration has "
+                        "no 'token' group to verify one; public stacks say token = \"none\"",
+                        fs->name);
+        if (flatten(st, fs, &cap, &st->defs[i], 0, 0) != 0)
+            return -1;
+        if (fs->n > st->c->max_flat)
+            st->c->max_flat = fs->n;
+    }
+    return 0;
+}
+
+config *config_load(const char *path, const char *modules_dir, fhirpam_error *err)
+{
+    static const char *const top_keys[] = {"modules_dir", "fhir_base", "audit",
+                                           "token",       "stacks",    NULL};
+    loader_state st = {.file = path, .err = err};
+    config *c = calloc(1, sizeof *c);
+    if (c == NULL || (c->path = strdup(path)) == NULL) {
+        free(c);
+        fhirpam_error_set(err, "%s: out of memory", path);
+        return NULL;
+    }
+    st.c = c;
+    config_init(&c->cfg);
+
+    char why[512];
+    char *text = trusted_read(path, CONFIG_MAX_BYTES, NULL, why, sizeof why);
+    if (text == NULL) {
+        fail(&st, 0, "%s", why);
+        goto fail;
+    }
+    if (refuse_includes(&st, text) != 0) {
+        free(text);
+        goto fail;
+    }
+    int ok = config_read_string(&c->cfg, text);
+    free(text);
+    if (!ok) {
+        fail(&st, config_error_line(&c->cfg), "%s", config_error_text(&c->cfg));
+        goto fail;
+    }
+    const config_setting_t *root = config_root_setting(&c->cfg);
+    if (check_keys(&st, root, "the configuration", top_keys) != 0)
+        goto fail;
+
+    bool bad = false;
+    const char *dir = string_member(&st, root, "modules_dir", &bad);
+    if (bad)
+        goto fail;
+    st.modules_dir = modules_dir ? modules_dir : dir ? dir : FHIRPAM_MODULES_DIR;
+    c->fhir_base = string_member(&st, root, "fhir_base", &bad);
+    if (bad)
+        goto fail;
+
+    c->audit = audit_sink_open(config_setting_get_member(root, "audit"), path, err);
+    if (c->audit == NULL)
+        goto fail;
+    const config_setting_t *token = config_setting_get_member(root, "token");
+    if (token != NULL) {
+        c->verifier = token_verifier_new_from_config(token, path, err);
+        if (c->verifier == NULL)
+            goto fail;
+    }
+    if (load_stacks(&st, config_setting_get_member(root, "stacks")) != 0)
+        goto fail;
+    for (size_t i = 0; i < st.ndefs; i++)
+        free(st.defs[i].items);
+    free(st.defs);
+    return c;
+
+fail:
+    for (size_t i = 0; i < st.ndefs; i++)
+        free(st.defs[i].items);
+    free(st.defs);
+    config_free(c);
+    return NULL;
+}
+
+void config_free(config *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->nstacks; i++) {
+        free(c->stacks[i].name);
+        free(c->stacks[i].entries);
+        free(c->stacks[i].lines);
+    }
+    free(c->stacks);
+    for (size_t i = 0; i < c->nlines; i++) {
+        config_line *l = c->lines[i];
+        if (l->opened && l->file->desc->close != NULL)
+            l->file->desc->close(l->instance);
+        args_free(&l->args);
+        free(l->control_text);
+        free(l->module_name);
+        free(l);
+    }
+    free(c->lines);
+    if (c->audit != NULL)
+        audit_sink_close(c->audit);
+    if (c->verifier != NULL)
+        token_verifier_free(c->verifier);
+    module_unload_all(c->files);
+    config_destroy(&c->cfg);
+    free(c->path);
+    free(c);
+}
+
+const flat_stack *config_find_stack(const config *c, const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    for (size_t i = 0; i < c->nstacks; i++) {
+        if (strcmp(c->stacks[i].name, name) == 0)
+            return &c->stacks[i];
+    }
+    return NULL;
+}

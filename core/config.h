@@ -1,0 +1,78 @@
+/*
+ * config.h - a loaded configuration: the parsed file, the modules and their
+ * instances, the flattened stacks, the audit sink and the token verifier.
+ *
+ * A config is immutable once loaded and is shared by every request that
+ * started while it was current (see context.c for how it is swapped).
+ */
+#ifndef FHIRPAM_CORE_CONFIG_H
+#define FHIRPAM_CORE_CONFIG_H
+
+#include <fhirpam/module.h>
+#include <libconfig.h>
+#include <stdbool.h>
+
+#include "loader.h"
+#include "stack.h"
+
+struct audit_sink;
+struct token_verifier;
+
+struct fhirpam_args {
+    const config_setting_t *group; /* NULL when the line gives no args */
+    char *where;                   /* "file:line" */
+    struct fhirpam_args *children; /* one per group-typed member, in member order */
+    size_t nchildren;
+};
+
+/* One `{ control; module; args }` line: one module instance. */
+typedef struct config_line {
+    const char *stack_name; /* the stack the line is written in */
+    size_t index;           /* its 0-based position there */
+    int source_line;
+    char *control_text;
+    stack_control control;
+    char *module_name; /* as written in the config */
+    const module_file *file;
+    struct fhirpam_args args;
+    void *instance;
+    bool opened;
+} config_line;
+
+/* A named stack flattened for the engine: entries[i] and lines[i] go together
+ * (lines[i] is NULL for a substack marker). */
+typedef struct flat_stack {
+    char *name;
+    bool token_required;
+    size_t n;
+    stack_entry *entries;
+    const config_line **lines;
+} flat_stack;
+
+typedef struct config {
+    char *path;
+    config_t cfg;          /* kept: module args point into it */
+    const char *fhir_base; /* absolute base URL requests may carry, or NULL */
+    module_file *files;
+    config_line **lines;
+    size_t nlines;
+    flat_stack *stacks;
+    size_t nstacks;
+    size_t max_flat; /* the longest flattened stack, to size per-request arrays */
+    struct audit_sink *audit;
+    struct token_verifier *verifier; /* NULL when the config has no `token` group */
+} config;
+
+/* Load and check everything; NULL with "file:line: message" on any error.
+ * modules_dir may be NULL (then the config's, then the compiled-in one). */
+config *config_load(const char *path, const char *modules_dir, fhirpam_error *err);
+void config_free(config *c);
+
+const flat_stack *config_find_stack(const config *c, const char *name);
+
+/* Build the args of one line (recursively for group members). */
+int args_build(struct fhirpam_args *args, const config_setting_t *group, const char *file,
+               int line);
+void args_free(struct fhirpam_args *args);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * decision.c - the decision object, its accessors and its JSON forms.
+ */
+#include "decision.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codes.h"
+
+struct fhirpam_decision *decision_new(size_t trace_cap)
+{
+    struct fhirpam_decision *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return NULL;
+    d->arena_cap = 512;
+    d->arena = malloc(d->arena_cap);
+    d->trace_cap = trace_cap ? trace_cap : 1;
+    d->trace = malloc(d->trace_cap * sizeof *d->trace);
+    if (d->arena == NULL || d->trace == NULL) {
+        fhirpam_decision_free(d);
+        return NULL;
+    }
+    d->arena[0] = '\0';
+    d->arena_len = 1;
+    d->code = FHIRPAM_DENY;
+    return d;
+}
+
+str_ref decision_intern(struct fhirpam_decision *d, const char *s, size_t len)
+{
+    if (s == NULL || len == 0 || d->failed)
+        return 0;
+    if (d->arena_len + len + 1 > d->arena_cap) {
+        size_t cap = d->arena_cap;
+        while (cap < d->arena_len + len + 1)
+            cap *= 2;
+        if (cap > UINT32_MAX) {
+            d->failed = true;
+            return 0;
+        }
+        char *a = realloc(d->arena, cap);
+        if (a == NULL) {
+            d->failed = true;
+            return 0;
+        }
+        d->arena = a;
+        d->arena_cap = cap;
+    }
+    str_ref ref = (str_ref)d->arena_len;
+    memcpy(d->arena + d->arena_len, s, len);
+    d->arena[d->arena_len + len] = '\0';
+    d->arena_len += len + 1;
+    return ref;
+}
+
+str_ref decision_intern_str(struct fhirpam_decision *d, const char *s)
+{
+    return s ? decision_intern(d, s, strlen(s)) : 0;
+}
+
+const char *decision_str(const struct fhirpam_decision *d, str_ref ref)
+{
+    return d->arena + ref;
+}
+
+trace_entry *decision_add_trace(struct fhirpam_decision *d)
+{
+    if (d->ntrace == d->trace_cap) {
+        size_t cap = d->trace_cap * 2;
+        trace_entry *t = realloc(d->trace, cap * sizeof *t);
+        if (t == NULL) {
+            d->failed = true;
+            return NULL;
+        }
+        d->trace = t;
+        d->trace_cap = cap;
+    }
+    trace_entry *e = &d->trace[d->ntrace++];
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
+void decision_conclude(struct fhirpam_decision *d, fhirpam_code code, const char *module,
+                       const char *reason, const char *reason_text, bool token_presented)
+{
+    d->code = code;
+    d->permitted = code == FHIRPAM_SUCCESS;
+    d->http_status = code_http_status(code);
+    d->module = decision_intern_str(d, module);
+    d->reason = decision_intern_str(d, reason);
+    d->reason_text = decision_intern_str(d, reason_text);
+    d->www_authenticate = 0;
+    if (d->permitted)
+        return;
+    /* RFC 6750 §3: a 401 always carries a challenge; §3.1: without a token
+     * in the request it carries no error code. A 403 carries one only for
+     * insufficient_scope, a 400 for invalid_request. */
+    const char *error = code_bearer_error(code);
+    char value[128];
+    if (d->http_status == 401 && !token_presented)
+        snprintf(value, sizeof value, "Bearer");
+    else if (error != NULL)
+        snprintf(value, sizeof value, "Bearer error=\"%s\"", error);
+    else
+        return;
+    d->www_authenticate = decision_intern_str(d, value);
+}
+
+static void write_trace(const struct fhirpam_decision *d, jsonw *w)
+{
+    jw_key(w, "trace");
+    jw_begin_array(w);
+    for (size_t i = 0; i < d->ntrace; i++) {
+        const trace_entry *t = &d->trace[i];
+        jw_begin_object(w);
+        jw_key(w, "stack");
+        jw_string(w, decision_str(d, t->stack));
+        jw_key(w, "index");
+        jw_uint(w, t->index);
+        jw_key(w, "module");
+        jw_string(w, decision_str(d, t->module));
+        jw_key(w, "control");
+        jw_string(w, decision_str(d, t->control));
+        jw_key(w, "code");
+        jw_string(w, fhirpam_code_name(t->code));
+        jw_key(w, "action");
+        jw_string(w, decision_str(d, t->action_text));
+        if (t->reason) {
+            jw_key(w, "reason");
+            jw_string(w, decision_str(d, t->reason));
+        }
+        jw_key(w, "us");
+        jw_uint(w, t->us);
+        jw_end_object(w);
+    }
+    jw_end_array(w);
+}
+
+static void write_outcome(const struct fhirpam_decision *d, jsonw *w)
+{
+    jw_key(w, "decision");
+    jw_string(w, d->permitted ? "permit" : "deny");
+    jw_key(w, "code");
+    jw_string(w, fhirpam_code_name(d->code));
+    jw_key(w, "module");
+    jw_string(w, decision_str(d, d->module));
+    jw_key(w, "reason");
+    jw_string(w, decision_str(d, d->reason));
+    jw_key(w, "reason_text");
+    jw_string(w, decision_str(d, d->reason_text));
+    jw_key(w, "http_status");
+    jw_int(w, d->http_status);
+    jw_key(w, "www_authenticate");
+    if (d->www_authenticate)
+        jw_string(w, decision_str(d, d->www_authenticate));
+    else
+        jw_null(w);
+    jw_key(w, "obligations");
+    jw_begin_array(w);
+    jw_end_array(w);
+}
+
+void decision_write_json(const struct fhirpam_decision *d, jsonw *w)
+{
+    jw_begin_object(w);
+    write_outcome(d, w);
+    write_trace(d, w);
+    jw_key(w, "id");
+    jw_string(w, d->id);
+    jw_end_object(w);
+}
+
+static void write_optional(const struct fhirpam_decision *d, jsonw *w, const char *key, str_ref ref)
+{
+    jw_key(w, key);
+    if (ref)
+        jw_string(w, decision_str(d, ref));
+    else
+        jw_null(w);
+}
+
+void decision_write_audit(const struct fhirpam_decision *d, jsonw *w)
+{
+    char when[32];
+    struct tm tm;
+    time_t t = (time_t)d->time;
+    if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(when, sizeof when, "%lld", (long long)d->time);
+    jw_begin_object(w);
+    jw_key(w, "time");
+    jw_string(w, when);
+    jw_key(w, "id");
+    jw_string(w, d->id);
+    jw_key(w, "stack");
+    jw_string(w, decision_str(d, d->stack));
+    write_outcome(d, w);
+    write_optional(d, w, "iss", d->iss);
+    write_optional(d, w, "sub", d->sub);
+    write_optional(d, w, "client_id", d->client_id);
+    write_optional(d, w, "jti", d->jti);
+    write_optional(d, w, "patient", d->patient);
+    write_trace(d, w);
+    jw_key(w, "duration_us");
+    jw_uint(w, d->duration_us);
+    jw_end_object(w);
+}
+
+/* ---- public accessors ---- */
+
+FHIRPAM_API int fhirpam_decision_permitted(const fhirpam_decision *d)
+{
+    return d != NULL && d->permitted;
+}
+
+FHIRPAM_API fhirpam_code fhirpam_decision_code(const fhirpam_decision *d)
+{
+    return d != NULL ? d->code : FHIRPAM_ERROR;
+}
+
+FHIRPAM_API const char *fhirpam_decision_module(const fhirpam_decision *d)
+{
+    return d != NULL ? decision_str(d, d->module) : "";
+}
+
+FHIRPAM_API const char *fhirpam_decision_reason(const fhirpam_decision *d)
+{
+    return d != NULL ? decision_str(d, d->reason) : "";
+}
+
+FHIRPAM_API const char *fhirpam_decision_reason_text(const fhirpam_decision *d)
+{
+    return d != NULL ? decision_str(d, d->reason_text) : "";
+}
+
+FHIRPAM_API int fhirpam_decision_http_status(const fhirpam_decision *d)
+{
+    return d != NULL ? d->http_status : 500;
+}
+
+FHIRPAM_API const char *fhirpam_decision_www_authenticate(const fhirpam_decision *d)
+{
+    return d != NULL && d->www_authenticate ? decision_str(d, d->www_authenticate) : NULL;
+}
+
+FHIRPAM_API const char *fhirpam_decision_id(const fhirpam_decision *d)
+{
+    return d != NULL ? d->id : "";
+}
+
+FHIRPAM_API size_t fhirpam_decision_trace_count(const fhirpam_decision *d)
+{
+    return d != NULL ? d->ntrace : 0;
+}
+
+FHIRPAM_API int fhirpam_decision_trace_entry(const fhirpam_decision *d, size_t i,
+                                             const char **stack, size_t *index, const char **module,
+                                             const char **control, fhirpam_code *code,
+                                             const char **action, uint64_t *microseconds)
+{
+    if (d == NULL || i >= d->ntrace)
+        return -1;
+    const trace_entry *t = &d->trace[i];
+    if (stack)
+        *stack = decision_str(d, t->stack);
+    if (index)
+        *index = t->index;
+    if (module)
+        *module = decision_str(d, t->module);
+    if (control)
+        *control = decision_str(d, t->control);
+    if (code)
+        *code = t->code;
+    if (action)
+        *action = decision_str(d, t->action_text);
+    if (microseconds)
+        *microseconds = t->us;
+    return 0;
+}
+
+FHIRPAM_API char *fhirpam_decision_json(const fhirpam_decision *d)
+{
+    if (d == NULL)
+        return NULL;
+    jsonw w;
+    jw_init(&w);
+    decision_write_json(d, &w);
+    return jw_take(&w);
+}
+
+FHIRPAM_API void fhirpam_decision_free(fhirpam_decision *d)
+{
+    if (d == NULL)
+        return;
+    free(d->trace);
+    free(d->arena);
+    free(d);
+}

@@ -1,0 +1,76 @@
+/*
+ * decision.h - building a decision (design §5) and writing it as JSON.
+ *
+ * A decision owns copies of every string it shows (in one arena), so it
+ * outlives the configuration it was made under: a reload may free that.
+ */
+#ifndef FHIRPAM_CORE_DECISION_H
+#define FHIRPAM_CORE_DECISION_H
+
+#include <fhirpam/fhirpam.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "jsonw.h"
+
+typedef uint32_t str_ref; /* offset into the arena; 0 is the empty string */
+
+typedef struct trace_entry {
+    str_ref stack;
+    size_t index;
+    str_ref module;
+    str_ref control;
+    fhirpam_code code;
+    int action;
+    str_ref action_text; /* as config syntax: "ok", "2" */
+    str_ref reason;
+    str_ref reason_text;
+    uint64_t us;
+} trace_entry;
+
+struct fhirpam_decision {
+    bool permitted;
+    fhirpam_code code;
+    int http_status;
+    str_ref module;
+    str_ref reason;
+    str_ref reason_text;
+    str_ref www_authenticate; /* 0: none */
+    str_ref stack;
+    char id[40];
+    int64_t time; /* evaluation time, epoch seconds */
+    uint64_t duration_us;
+
+    /* What the audit record says about the token (never the token itself). */
+    str_ref iss, sub, client_id, jti, patient;
+
+    trace_entry *trace;
+    size_t ntrace;
+    size_t trace_cap;
+
+    char *arena;
+    size_t arena_len;
+    size_t arena_cap;
+    bool failed; /* an allocation failed: the decision is a deny */
+};
+
+struct fhirpam_decision *decision_new(size_t trace_cap);
+/* Copy s (len bytes) into the arena; 0 for NULL/empty or on failure. */
+str_ref decision_intern(struct fhirpam_decision *d, const char *s, size_t len);
+str_ref decision_intern_str(struct fhirpam_decision *d, const char *s);
+const char *decision_str(const struct fhirpam_decision *d, str_ref ref);
+trace_entry *decision_add_trace(struct fhirpam_decision *d);
+
+/* Set the final outcome: code, deciding module, reason, HTTP status and the
+ * WWW-Authenticate value derived from the code (design §2). token_presented
+ * says whether a token came with the request (RFC 6750 §3.1: no error code
+ * when there was none). */
+void decision_conclude(struct fhirpam_decision *d, fhirpam_code code, const char *module,
+                       const char *reason, const char *reason_text, bool token_presented);
+
+/* The decision as the JSON object of `fhirpam eval`. */
+void decision_write_json(const struct fhirpam_decision *d, jsonw *w);
+/* The audit record: the decision plus time, stack, token identity, duration. */
+void decision_write_audit(const struct fhirpam_decision *d, jsonw *w);
+
+#endif

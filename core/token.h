@@ -1,0 +1,51 @@
+/*
+ * token.h - access-token verification (jwt-verification.md §4) and the cache
+ * of verified tokens.
+ *
+ * A verifier is built once per configuration from its `token` group and is
+ * then read-only: token_verify() may be called from any number of threads.
+ * A verified token lives in the verifier's cache; token_verify() returns it
+ * with a reference the caller gives back with verified_token_release().
+ */
+#ifndef FHIRPAM_CORE_TOKEN_H
+#define FHIRPAM_CORE_TOKEN_H
+
+#include <fhirpam/fhirpam.h>
+#include <jansson.h>
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct token_verifier token_verifier;
+typedef struct verified_token verified_token;
+
+/* Why a token was refused: a code (invalid_token or expired), a stable
+ * reason word and a sentence. Never contains the token itself. */
+typedef struct token_failure {
+    fhirpam_code code;
+    char reason[48];
+    char text[256];
+} token_failure;
+
+/* Builds a verifier from the config's `token` group; relative key-set paths
+ * are taken relative to config_path's directory. NULL with a
+ * `file:line: message` in err on any error. */
+token_verifier *token_verifier_new_from_config(const config_setting_t *group,
+                                               const char *config_path, fhirpam_error *err);
+void token_verifier_free(token_verifier *v);
+
+/* Verifies the compact JWS token[0..len) at time now. Returns the verified
+ * token (a new reference) or NULL with why filled in. Thread-safe. */
+const verified_token *token_verify(token_verifier *v, const char *token, size_t len, int64_t now,
+                                   token_failure *why);
+
+/* The verified claims; read-only, valid until the reference is released. */
+const json_t *verified_token_claims(const verified_token *vt);
+void verified_token_release(const verified_token *vt);
+
+/* Module data kept with the token while it is cached (fhirpam_token_data). */
+void *verified_token_data(const verified_token *vt, const void *key);
+void *verified_token_data_attach(const verified_token *vt, const void *key, void *data,
+                                 void (*free_fn)(void *));
+
+#endif

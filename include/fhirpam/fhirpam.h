@@ -1,0 +1,200 @@
+/*
+ * fhirpam.h - the host API of fhirpam.
+ *
+ * A host program (a FHIR server, a gateway, fhirpamd) loads a context from a
+ * configuration file once, then calls fhirpam_authorize() for every request and
+ * reads the decision it returns.
+ *
+ * Conventions, for every function below:
+ *  - Errors are values: a function that can fail returns NULL or -1 and, when
+ *    given a fhirpam_error, fills it with one line of text. The library never
+ *    calls exit() and never writes to stdout.
+ *  - Strings returned by accessors are borrowed: they live as long as the object
+ *    they were read from and must not be freed.
+ *  - "Thread-safe" means the call may run concurrently with any other call on
+ *    the same object that is also marked thread-safe.
+ */
+#ifndef FHIRPAM_FHIRPAM_H
+#define FHIRPAM_FHIRPAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FHIRPAM_API __attribute__((visibility("default")))
+
+#define FHIRPAM_VERSION "0.1.0"
+
+/*
+ * Module return codes and decision codes (design §2). The numeric values are
+ * part of the module ABI: they never change, new codes are only appended.
+ */
+typedef enum fhirpam_code {
+    FHIRPAM_SUCCESS = 0,            /* permit (200) */
+    FHIRPAM_IGNORE = 1,             /* does not apply */
+    FHIRPAM_DENY = 2,               /* generic denial (403) */
+    FHIRPAM_INVALID_TOKEN = 3,      /* 401 invalid_token */
+    FHIRPAM_EXPIRED = 4,            /* 401 invalid_token */
+    FHIRPAM_REVOKED = 5,            /* 401 invalid_token */
+    FHIRPAM_INSUFFICIENT_SCOPE = 6, /* 403 insufficient_scope */
+    FHIRPAM_PATIENT_MISMATCH = 7,   /* 403 */
+    FHIRPAM_CONSENT_DENIED = 8,     /* 403 */
+    FHIRPAM_UNTRUSTED_DEVICE = 9,   /* 401 invalid_token */
+    FHIRPAM_INVALID_REQUEST = 10,   /* 400 invalid_request */
+    FHIRPAM_UNAVAILABLE = 11,       /* 503 */
+    FHIRPAM_ERROR = 12,             /* 500 */
+} fhirpam_code;
+
+#define FHIRPAM_CODE_COUNT 13
+
+/* The code's word as used in config files and decisions ("insufficient_scope"),
+ * or NULL for a value outside the enum. Thread-safe. */
+FHIRPAM_API const char *fhirpam_code_name(fhirpam_code code);
+
+/* Parse a code word exactly (no prefixes, no case folding). Returns 0 and sets
+ * *code, or -1 for an unknown word. Thread-safe. */
+FHIRPAM_API int fhirpam_code_from_name(const char *name, fhirpam_code *code);
+
+/* One line of error text, "file:line: message" for configuration errors. */
+typedef struct fhirpam_error {
+    char text[1024];
+} fhirpam_error;
+
+/* Fill err (if not NULL) with a formatted message. Thread-safe. */
+FHIRPAM_API void fhirpam_error_set(fhirpam_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------------ */
+/* Context: a loaded configuration.                                          */
+
+typedef struct fhirpam_context fhirpam_context;
+
+/*
+ * Load the configuration at config_path: parse it, load every module it names,
+ * open every module instance. Any error refuses the whole file: the result is
+ * NULL and err says "file:line: message".
+ *
+ * modules_dir, when not NULL, is where module names without a slash are looked
+ * up, overriding the config's `modules_dir` and the compiled-in default.
+ *
+ * The caller owns the context and frees it with fhirpam_close().
+ */
+FHIRPAM_API fhirpam_context *fhirpam_open(const char *config_path, const char *modules_dir,
+                                          fhirpam_error *err);
+
+/*
+ * Load the configuration file again and swap it in atomically. Requests in
+ * flight finish on the configuration they started with. On any error the
+ * previous configuration stays in force, -1 is returned and err is filled.
+ * Thread-safe, also against fhirpam_authorize(); concurrent reloads are
+ * serialised.
+ */
+FHIRPAM_API int fhirpam_reload(fhirpam_context *ctx, fhirpam_error *err);
+
+/* Close the context. No other call on it may be running or follow. */
+FHIRPAM_API void fhirpam_close(fhirpam_context *ctx);
+
+/*
+ * The names of the stacks in the current configuration, for tools. Returns
+ * the number of stacks; *names (if not NULL) receives a newly allocated array
+ * of newly allocated strings that the caller frees with fhirpam_free_strings().
+ */
+FHIRPAM_API size_t fhirpam_stack_names(fhirpam_context *ctx, char ***names);
+FHIRPAM_API void fhirpam_free_strings(char **strings, size_t count);
+
+/* ------------------------------------------------------------------------ */
+/* Request: what the host saw on the wire.                                   */
+
+typedef struct fhirpam_request fhirpam_request;
+
+/*
+ * A new request for `method` (e.g. "GET") and `url` (relative to the FHIR base,
+ * or absolute). Both are copied. Returns NULL only when out of memory or when
+ * method or url is NULL. The caller frees it with fhirpam_request_free().
+ * A request is not thread-safe while being built; once built it may be passed
+ * to fhirpam_authorize() from several threads at once.
+ */
+FHIRPAM_API fhirpam_request *fhirpam_request_new(const char *method, const char *url);
+
+/* Add a header as received (name and value copied; names compare without case;
+ * repeated headers are kept in order, never joined). Returns 0, or -1 when out
+ * of memory. */
+FHIRPAM_API int fhirpam_request_add_header(fhirpam_request *req, const char *name,
+                                           const char *value);
+
+/* Set the request body (copied, may contain NUL bytes). Returns 0 or -1. */
+FHIRPAM_API int fhirpam_request_set_body(fhirpam_request *req, const void *body, size_t len);
+
+/* The stored version of the resource the request addresses (a FHIR JSON
+ * resource, copied), when the host has already read it. Returns 0 or -1. */
+FHIRPAM_API int fhirpam_request_set_current(fhirpam_request *req, const char *json, size_t len);
+
+/* The client certificate the TLS layer saw, as PEM (copied). Returns 0 or -1. */
+FHIRPAM_API int fhirpam_request_set_client_cert_pem(fhirpam_request *req, const char *pem,
+                                                    size_t len);
+
+/* Evaluate at this time (seconds since the epoch) instead of the clock: for
+ * tests and replays. */
+FHIRPAM_API void fhirpam_request_set_time(fhirpam_request *req, int64_t epoch_seconds);
+
+FHIRPAM_API void fhirpam_request_free(fhirpam_request *req);
+
+/* ------------------------------------------------------------------------ */
+/* Authorization and the decision.                                           */
+
+typedef struct fhirpam_decision fhirpam_decision;
+
+/*
+ * Decide whether `req` may proceed under the stack named `stack`, and write the
+ * audit record. Always returns a decision (an unknown stack, for instance, is a
+ * deny with code `error`), except when out of memory: then NULL, which the host
+ * must treat as a deny. The caller frees the decision with
+ * fhirpam_decision_free(). Thread-safe.
+ */
+FHIRPAM_API fhirpam_decision *fhirpam_authorize(fhirpam_context *ctx, const char *stack,
+                                                const fhirpam_request *req);
+
+/* 1 when the request is permitted (the final code is `success`), else 0. */
+FHIRPAM_API int fhirpam_decision_permitted(const fhirpam_decision *d);
+/* The final code of the stack (also `ignore` when that is what PAM's walk
+ * produced: it is reported, and it is a deny). */
+FHIRPAM_API fhirpam_code fhirpam_decision_code(const fhirpam_decision *d);
+/* The module whose code decided, or "" when the core decided (no module
+ * decided, a bad jump, an invalid token, an audit failure). Never NULL. */
+FHIRPAM_API const char *fhirpam_decision_module(const fhirpam_decision *d);
+/* Stable machine word for the reason ("expired", "no_module_permitted"). */
+FHIRPAM_API const char *fhirpam_decision_reason(const fhirpam_decision *d);
+/* A sentence a security engineer can act on. Never NULL. */
+FHIRPAM_API const char *fhirpam_decision_reason_text(const fhirpam_decision *d);
+/* The HTTP status a server should answer with when denying (200 on permit). */
+FHIRPAM_API int fhirpam_decision_http_status(const fhirpam_decision *d);
+/* The WWW-Authenticate value to send, or NULL when none applies. */
+FHIRPAM_API const char *fhirpam_decision_www_authenticate(const fhirpam_decision *d);
+/* Unique id of this decision, also written in the audit record. */
+FHIRPAM_API const char *fhirpam_decision_id(const fhirpam_decision *d);
+
+/* The trace: one entry per module that ran, in the order they ran. */
+FHIRPAM_API size_t fhirpam_decision_trace_count(const fhirpam_decision *d);
+/* Returns 0 and fills the out-parameters (any may be NULL) for entry i, or -1
+ * when i is out of range. `action` is the control action taken, as written in
+ * the config syntax ("ok", "done", "bad", "die", "reset", "ignore", or a jump
+ * count such as "2"). */
+FHIRPAM_API int fhirpam_decision_trace_entry(const fhirpam_decision *d, size_t i,
+                                             const char **stack, size_t *index, const char **module,
+                                             const char **control, fhirpam_code *code,
+                                             const char **action, uint64_t *microseconds);
+
+/* The decision as one JSON object (the keys of `fhirpam eval`), newly
+ * allocated; free it with free(). NULL when out of memory. */
+FHIRPAM_API char *fhirpam_decision_json(const fhirpam_decision *d);
+
+FHIRPAM_API void fhirpam_decision_free(fhirpam_decision *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,198 @@
+/*
+ * module.h - the fhirpam module SDK.
+ *
+ * A module is a shared object that exports exactly one symbol, the descriptor
+ * `fhirpam_module_descriptor` (use FHIRPAM_MODULE_DESCRIPTOR below). The core
+ * refuses a module whose ABI major differs from its own, and only touches a
+ * descriptor member added in a later minor after checking abi_minor and size.
+ *
+ * Everything a module reads about a request (claims, the request, transport
+ * facts) goes through the fhirpam_ accessor functions below, on an opaque
+ * handle: never through struct layouts shared with the core. The bundled
+ * modules use this header and nothing else.
+ *
+ * Threads: open() and close() are called from one thread at a time, at load and
+ * unload. authorize() is called concurrently from many threads on the same
+ * instance: instance state must be read-only after open(), or the module must
+ * lock what it mutates.
+ */
+#ifndef FHIRPAM_MODULE_H
+#define FHIRPAM_MODULE_H
+
+#include <fhirpam/fhirpam.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FHIRPAM_ABI_MAJOR 1
+#define FHIRPAM_ABI_MINOR 0
+
+/* ------------------------------------------------------------------------ */
+/* Module arguments.                                                         */
+
+/* The typed `args = { ... }` group of one stack line. Borrowed, read-only,
+ * valid until the instance is closed. */
+typedef struct fhirpam_args fhirpam_args;
+
+typedef enum fhirpam_arg_type {
+    FHIRPAM_ARG_STRING = 1,
+    FHIRPAM_ARG_INT = 2, /* a libconfig integer, read as int64_t */
+    FHIRPAM_ARG_BOOL = 3,
+    FHIRPAM_ARG_LIST = 4,  /* a list or array of strings */
+    FHIRPAM_ARG_GROUP = 5, /* a nested group; its members are the module's to check */
+} fhirpam_arg_type;
+
+/* One declared argument. The core rejects, at load, any argument a line gives
+ * that the table does not declare, or of another type, naming the file and
+ * line and listing what is declared. `fhirpam check --module NAME` prints it. */
+typedef struct fhirpam_arg_spec {
+    const char *name;
+    fhirpam_arg_type type;
+    const char *default_text; /* the default, as text for the help; NULL: none */
+    const char *help;         /* one line */
+} fhirpam_arg_spec;
+
+/* Accessors for declared arguments. Each returns the value given on the stack
+ * line, or `fallback` when the line does not set it. Thread-safe. */
+FHIRPAM_API const char *fhirpam_args_string(const fhirpam_args *args, const char *name,
+                                            const char *fallback);
+FHIRPAM_API int64_t fhirpam_args_int(const fhirpam_args *args, const char *name, int64_t fallback);
+FHIRPAM_API bool fhirpam_args_bool(const fhirpam_args *args, const char *name, bool fallback);
+/* A list argument: its length (0 when not set), and element i (NULL past the
+ * end). */
+FHIRPAM_API size_t fhirpam_args_list_size(const fhirpam_args *args, const char *name);
+FHIRPAM_API const char *fhirpam_args_list_item(const fhirpam_args *args, const char *name,
+                                               size_t i);
+/* A group argument as args of its own, or NULL when not set. Its members were
+ * not checked by the core. */
+FHIRPAM_API const fhirpam_args *fhirpam_args_group(const fhirpam_args *args, const char *name);
+/* Member i of a group, in file order, for modules that check their own
+ * members: its name, or NULL past the end. */
+FHIRPAM_API const char *fhirpam_args_member_name(const fhirpam_args *args, size_t i);
+/* "file:line" of the stack line (or group) these args belong to, for messages. */
+FHIRPAM_API const char *fhirpam_args_where(const fhirpam_args *args);
+
+/* ------------------------------------------------------------------------ */
+/* One authorization in progress.                                            */
+
+/* The handle a module's authorize() receives. Borrowed; valid during the call. */
+typedef struct fhirpam_authz fhirpam_authz;
+
+/* The request as the host gave it. */
+FHIRPAM_API const char *fhirpam_request_method(const fhirpam_authz *az);
+FHIRPAM_API const char *fhirpam_request_url(const fhirpam_authz *az);
+/* Header `name` (compared without case), occurrence i (0 first), or NULL. */
+FHIRPAM_API const char *fhirpam_request_header(const fhirpam_authz *az, const char *name, size_t i);
+FHIRPAM_API size_t fhirpam_request_header_count(const fhirpam_authz *az, const char *name);
+/* The body and its length, or NULL and 0. */
+FHIRPAM_API const char *fhirpam_request_body(const fhirpam_authz *az, size_t *len);
+/* The stored resource the host passed, and its length, or NULL and 0. */
+FHIRPAM_API const char *fhirpam_request_current(const fhirpam_authz *az, size_t *len);
+/* The client certificate as PEM, or NULL. */
+FHIRPAM_API const char *fhirpam_request_client_cert_pem(const fhirpam_authz *az);
+/* The evaluation time, seconds since the epoch. */
+FHIRPAM_API int64_t fhirpam_now(const fhirpam_authz *az);
+/* The stack being evaluated (the top-level name the host asked for). */
+FHIRPAM_API const char *fhirpam_stack_name(const fhirpam_authz *az);
+
+/* The verified access token's claims. Modules only ever see verified claims:
+ * when the stack runs without a token, fhirpam_has_token() is false and every
+ * claim is absent. */
+typedef enum fhirpam_claim_type {
+    FHIRPAM_CLAIM_ABSENT = 0,
+    FHIRPAM_CLAIM_STRING,
+    FHIRPAM_CLAIM_NUMBER,
+    FHIRPAM_CLAIM_BOOL,
+    FHIRPAM_CLAIM_NULL,
+    FHIRPAM_CLAIM_ARRAY,
+    FHIRPAM_CLAIM_OBJECT,
+} fhirpam_claim_type;
+
+FHIRPAM_API bool fhirpam_has_token(const fhirpam_authz *az);
+FHIRPAM_API fhirpam_claim_type fhirpam_claim_type_of(const fhirpam_authz *az, const char *name);
+/* The string value, or NULL when absent or not a string. */
+FHIRPAM_API const char *fhirpam_claim_string(const fhirpam_authz *az, const char *name);
+/* true and *out set when the claim is a JSON number (integer or real). */
+FHIRPAM_API bool fhirpam_claim_number(const fhirpam_authz *az, const char *name, double *out);
+/* true and *out set when the claim is a JSON integer. */
+FHIRPAM_API bool fhirpam_claim_int(const fhirpam_authz *az, const char *name, int64_t *out);
+/* true and *out set when the claim is a JSON boolean. */
+FHIRPAM_API bool fhirpam_claim_bool(const fhirpam_authz *az, const char *name, bool *out);
+/* Array claims: the size (0 when absent or not an array) and element i when it
+ * is a string (else NULL). */
+FHIRPAM_API size_t fhirpam_claim_array_size(const fhirpam_authz *az, const char *name);
+FHIRPAM_API const char *fhirpam_claim_array_string(const fhirpam_authz *az, const char *name,
+                                                   size_t i);
+/* Member `member` of object claim `name` when it is a string, else NULL
+ * (e.g. cnf / jkt). */
+FHIRPAM_API const char *fhirpam_claim_member_string(const fhirpam_authz *az, const char *name,
+                                                    const char *member);
+/* The claim as compact JSON text, for modules that parse it themselves, or
+ * NULL when absent. Valid during the call. */
+FHIRPAM_API const char *fhirpam_claim_json(const fhirpam_authz *az, const char *name);
+
+/*
+ * Per-token data: work a module does once per verified token (parsing the
+ * `scope` claim, say) can be attached to the token, under a key the module
+ * owns (its instance pointer), and found again on the next request with the
+ * same token while the token stays in the verified-token cache.
+ *
+ * fhirpam_token_data() returns what is attached under key, or NULL.
+ * fhirpam_token_data_attach() attaches data and returns it; the core then
+ * owns it and calls free_fn(data) when the token leaves the cache. When
+ * another thread attached a value first, that value is returned and data is
+ * still the caller's; when there is no token to attach to, NULL is returned
+ * and data is still the caller's. Thread-safe.
+ */
+FHIRPAM_API void *fhirpam_token_data(const fhirpam_authz *az, const void *key);
+FHIRPAM_API void *fhirpam_token_data_attach(fhirpam_authz *az, const void *key, void *data,
+                                            void (*free_fn)(void *));
+
+/*
+ * The reason for the code this module is about to return: a stable machine
+ * word (lower-case letters, digits and '_') and a sentence. Only the reason of the module
+ * whose code decides appears in the decision; every reason is in the trace.
+ */
+FHIRPAM_API void fhirpam_set_reason(fhirpam_authz *az, const char *word, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------------ */
+/* The descriptor.                                                           */
+
+typedef struct fhirpam_module {
+    /* ABI 1.0: never reordered, never changed. */
+    uint16_t abi_major;           /* FHIRPAM_ABI_MAJOR when the module was built */
+    uint16_t abi_minor;           /* FHIRPAM_ABI_MINOR when the module was built */
+    uint32_t size;                /* sizeof(fhirpam_module) when the module was built */
+    const char *name;             /* e.g. "scope_check" */
+    const char *version;          /* the module's own version */
+    const char *description;      /* one line */
+    const fhirpam_arg_spec *args; /* declared arguments, ended by {NULL}; may be NULL */
+
+    /* Open one instance for one stack line. Return 0 and set *instance (may be
+     * NULL for a stateless module), or -1 with err filled: the configuration
+     * then fails to load, and the core prefixes the message with file:line. */
+    int (*open)(const fhirpam_args *args, void **instance, fhirpam_error *err);
+    /* Decide. Must return a fhirpam_code; anything else is taken as `error`
+     * with action `bad`. Called concurrently (see above). */
+    fhirpam_code (*authorize)(void *instance, fhirpam_authz *az);
+    /* Free the instance. May be NULL. */
+    void (*close)(void *instance);
+    /* Members added in later minors go here, and only here. */
+} fhirpam_module;
+
+#define FHIRPAM_MODULE_SYMBOL "fhirpam_module_descriptor"
+
+/* Define the descriptor: FHIRPAM_MODULE_DESCRIPTOR = { FHIRPAM_MODULE_HEADER, ... }; */
+#define FHIRPAM_MODULE_DESCRIPTOR FHIRPAM_API const fhirpam_module fhirpam_module_descriptor
+#define FHIRPAM_MODULE_HEADER                                                                      \
+    .abi_major = FHIRPAM_ABI_MAJOR, .abi_minor = FHIRPAM_ABI_MINOR,                                \
+    .size = (uint32_t)sizeof(fhirpam_module)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
