@@ -49,6 +49,8 @@ int main(int argc, char **argv)
            "--------------", "-----------", "------");
     if (only == NULL || strcmp(only, "core") == 0)
         bench_core();
+    if (only == NULL || strcmp(only, "token") == 0)
+        bench_token();
     /* --- further parts register here --- */
     return 0;
 }

@@ -20,5 +20,6 @@ double bench_rate(void (*fn)(void *arg), void *arg, double seconds);
 
 /* Each part's benchmarks; defined in bench_<part>.c. */
 void bench_core(void);
+void bench_token(void);
 
 #endif

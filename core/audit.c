@@ -8,12 +8,16 @@
  */
 #include "audit.h"
 
+#include "cfgread.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+
+#include "cfgread.h"
 
 enum sink_kind { SINK_NONE, SINK_FILE, SINK_SYSLOG, SINK_STDERR };
 
@@ -58,15 +62,9 @@ struct audit_sink *audit_sink_open(const config_setting_t *group, const char *fi
         return fail(s, err, file, group, "'audit' must be a group", NULL);
 
     static const char *const keys[] = {"sink", "path", "required", "facility", NULL};
-    for (int i = 0; i < config_setting_length(group); i++) {
-        const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
-        bool known = false;
-        for (const char *const *k = keys; *k != NULL; k++)
-            known = known || strcmp(*k, config_setting_name(m)) == 0;
-        if (!known)
-            return fail(s, err, file, m,
-                        "unknown key in audit (known: sink, path, required, facility): ",
-                        config_setting_name(m));
+    if (cfg_check_keys(group, "audit", keys, file, err) != 0) {
+        free(s);
+        return NULL;
     }
     const char *sink = NULL, *path = NULL, *facility = "authpriv";
     const config_setting_t *m;

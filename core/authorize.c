@@ -117,17 +117,16 @@ static void conclude_walk(struct fhirpam_decision *d, const flat_stack *fs, cons
     const trace_entry *t =
         res->decider >= 0 ? trace_for_entry(d, steps, res->nsteps, res->decider) : NULL;
     if (t != NULL) {
-        /* Copy out of the arena first: concluding interns into it. */
-        char module[128], word[AUTHZ_REASON_WORD_MAX];
-        snprintf(module, sizeof module, "%s", decision_str(d, t->module));
-        snprintf(word, sizeof word, "%s",
-                 t->reason ? decision_str(d, t->reason) : fhirpam_code_name(res->code));
-        if (t->reason_text)
-            snprintf(text, sizeof text, "%s", decision_str(d, t->reason_text));
-        else
-            snprintf(text, sizeof text, "module '%s' returned %s", module,
+        /* The trace entry's strings are in the arena already. */
+        str_ref module = t->module, reason = t->reason, reason_text = t->reason_text;
+        if (reason == 0)
+            reason = decision_intern_str(d, fhirpam_code_name(res->code));
+        if (reason_text == 0) {
+            snprintf(text, sizeof text, "module '%s' returned %s", decision_str(d, module),
                      fhirpam_code_name(res->code));
-        decision_conclude(d, res->code, module, word, text, token_presented);
+            reason_text = decision_intern_str(d, text);
+        }
+        decision_conclude_refs(d, res->code, module, reason, reason_text, token_presented);
         return;
     }
     if (res->bad_jump) {

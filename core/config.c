@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "cfgread.h"
 #include "token.h"
 
 #ifndef FHIRPAM_MODULES_DIR
@@ -77,24 +78,7 @@ static int line_of(const config_setting_t *s)
 static int check_keys(loader_state *st, const config_setting_t *group, const char *what,
                       const char *const *allowed)
 {
-    int n = config_setting_length(group);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
-        const char *name = config_setting_name(m);
-        bool known = false;
-        for (const char *const *a = allowed; *a != NULL; a++)
-            known = known || strcmp(*a, name) == 0;
-        if (!known) {
-            char list[256] = "";
-            for (const char *const *a = allowed; *a != NULL; a++) {
-                strncat(list, *a, sizeof list - strlen(list) - 1);
-                if (a[1] != NULL)
-                    strncat(list, ", ", sizeof list - strlen(list) - 1);
-            }
-            return fail(st, line_of(m), "unknown key '%s' in %s (known: %s)", name, what, list);
-        }
-    }
-    return 0;
+    return cfg_check_keys(group, what, allowed, st->file, st->err);
 }
 
 /* A string member, or NULL when absent; -1 (via *bad) when of another type. */

@@ -71,8 +71,19 @@ static void synchronize(struct fhirpam_context *ctx)
 
 void context_next_id(struct fhirpam_context *ctx, char *buf, size_t len)
 {
+    /* "<prefix>-<12 hex digits>", written by hand: this runs per decision. */
+    static const char hex[] = "0123456789abcdef";
     uint_fast64_t n = atomic_fetch_add(&ctx->decisions, 1) + 1;
-    snprintf(buf, len, "%s-%012llx", ctx->id_prefix, (unsigned long long)n);
+    size_t p = strlen(ctx->id_prefix);
+    if (len < p + 14) {
+        buf[0] = '\0';
+        return;
+    }
+    memcpy(buf, ctx->id_prefix, p);
+    buf[p] = '-';
+    for (int i = 11; i >= 0; i--, n >>= 4)
+        buf[p + 1 + (size_t)i] = hex[n & 15];
+    buf[p + 13] = '\0';
 }
 
 FHIRPAM_API fhirpam_context *fhirpam_open(const char *config_path, const char *modules_dir,

@@ -86,12 +86,21 @@ trace_entry *decision_add_trace(struct fhirpam_decision *d)
 void decision_conclude(struct fhirpam_decision *d, fhirpam_code code, const char *module,
                        const char *reason, const char *reason_text, bool token_presented)
 {
+    str_ref m = decision_intern_str(d, module);
+    str_ref r = decision_intern_str(d, reason);
+    str_ref t = decision_intern_str(d, reason_text);
+    decision_conclude_refs(d, code, m, r, t, token_presented);
+}
+
+void decision_conclude_refs(struct fhirpam_decision *d, fhirpam_code code, str_ref module,
+                            str_ref reason, str_ref reason_text, bool token_presented)
+{
     d->code = code;
     d->permitted = code == FHIRPAM_SUCCESS;
     d->http_status = code_http_status(code);
-    d->module = decision_intern_str(d, module);
-    d->reason = decision_intern_str(d, reason);
-    d->reason_text = decision_intern_str(d, reason_text);
+    d->module = module;
+    d->reason = reason;
+    d->reason_text = reason_text;
     d->www_authenticate = 0;
     if (d->permitted)
         return;
@@ -101,12 +110,11 @@ void decision_conclude(struct fhirpam_decision *d, fhirpam_code code, const char
     const char *error = code_bearer_error(code);
     char value[128];
     if (d->http_status == 401 && !token_presented)
-        snprintf(value, sizeof value, "Bearer");
-    else if (error != NULL)
+        d->www_authenticate = decision_intern_str(d, "Bearer");
+    else if (error != NULL) {
         snprintf(value, sizeof value, "Bearer error=\"%s\"", error);
-    else
-        return;
-    d->www_authenticate = decision_intern_str(d, value);
+        d->www_authenticate = decision_intern_str(d, value);
+    }
 }
 
 static void write_trace(const struct fhirpam_decision *d, jsonw *w)

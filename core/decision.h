@@ -65,6 +65,9 @@ trace_entry *decision_add_trace(struct fhirpam_decision *d);
  * WWW-Authenticate value derived from the code (design §2). token_presented
  * says whether a token came with the request (RFC 6750 §3.1: no error code
  * when there was none). */
+/* The same, from strings already in the arena (a trace entry's). */
+void decision_conclude_refs(struct fhirpam_decision *d, fhirpam_code code, str_ref module,
+                            str_ref reason, str_ref reason_text, bool token_presented);
 void decision_conclude(struct fhirpam_decision *d, fhirpam_code code, const char *module,
                        const char *reason, const char *reason_text, bool token_presented);
 

@@ -16,16 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jws.h"
+
 typedef struct token_verifier token_verifier;
 typedef struct verified_token verified_token;
 
-/* Why a token was refused: a code (invalid_token or expired), a stable
- * reason word and a sentence. Never contains the token itself. */
-typedef struct token_failure {
-    fhirpam_code code;
-    char reason[48];
-    char text[256];
-} token_failure;
+/* Why a token was refused (see jws.h). */
+typedef jws_failure token_failure;
 
 /* Builds a verifier from the config's `token` group; relative key-set paths
  * are taken relative to config_path's directory. NULL with a
@@ -38,6 +35,10 @@ void token_verifier_free(token_verifier *v);
  * token (a new reference) or NULL with why filled in. Thread-safe. */
 const verified_token *token_verify(token_verifier *v, const char *token, size_t len, int64_t now,
                                    token_failure *why);
+
+/* Entries in the verified-token cache and lookups that hit it. */
+size_t token_verifier_cache_size(token_verifier *v);
+uint64_t token_verifier_cache_hits(token_verifier *v);
 
 /* The verified claims; read-only, valid until the reference is released. */
 const json_t *verified_token_claims(const verified_token *vt);

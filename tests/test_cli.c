@@ -191,6 +191,93 @@ START_TEST(batch_keeps_order_and_reports_bad_lines)
 }
 END_TEST
 
+/* `fhirpam token keygen` and `sign` make a key set and tokens that `eval`
+ * verifies: the round trip the demo relies on, for RSA and P-256. */
+START_TEST(token_keygen_sign_eval)
+{
+    static const char *const algs[] = {"RS256", "ES256"};
+    for (size_t a = 0; a < 2; a++) {
+        char key[512], jwks[512], conf[2048];
+        snprintf(key, sizeof key, "%s/key-%zu.pem", tu_tmpdir(), a);
+        snprintf(jwks, sizeof jwks, "%s/jwks-%zu.json", tu_tmpdir(), a);
+        char *out, *err;
+        char *keygen[] = {(char *)cli(),
+                          "token",
+                          "keygen",
+                          "--alg",
+                          (char *)algs[a],
+                          "--kid",
+                          "k1",
+                          "--private-key-out",
+                          key,
+                          "--jwks-out",
+                          jwks,
+                          NULL};
+        ck_assert_msg(tu_run(keygen, NULL, &out, &err) == 0, "keygen: %s", err);
+        free(out);
+        free(err);
+        char *sign[] = {(char *)cli(), "token", "sign",     "--key", key,
+                        "--kid",       "k1",    "--claims", "-",     NULL};
+        ck_assert_int_eq(tu_run(sign,
+                                "{\"iss\":\"https://ehr.example.org\",\"aud\":"
+                                "\"https://fhir.example.org/r4\",\"exp\":1800000600}",
+                                &out, &err),
+                         0);
+        char *token = out;
+        token[strcspn(token, "\n")] = '\0';
+        free(err);
+        snprintf(conf, sizeof conf,
+                 "token: { issuer = \"https://ehr.example.org\"; audience = "
+                 "\"https://fhir.example.org/r4\"; jwks = \"%s\"; };\n"
+                 "stacks: { s = ( { control = \"required\"; module = \"debug\"; } ); };",
+                 jwks);
+        const char *path = tu_config(conf);
+        char *eval[] = {(char *)cli(),
+                        "eval",
+                        "-c",
+                        (char *)path,
+                        "--modules-dir",
+                        (char *)tu_modules_dir(),
+                        "-s",
+                        "s",
+                        "--request",
+                        "GET Patient/1",
+                        "--token",
+                        token,
+                        "--now",
+                        "1800000000",
+                        NULL};
+        ck_assert_msg(tu_run(eval, NULL, &out, &err) == 0, "%s: %s %s", algs[a], out, err);
+        free(out);
+        free(err);
+        /* One second after exp plus leeway: expired, exit 2, a 401. */
+        char *late[] = {(char *)cli(),
+                        "eval",
+                        "-c",
+                        (char *)path,
+                        "--modules-dir",
+                        (char *)tu_modules_dir(),
+                        "-s",
+                        "s",
+                        "--request",
+                        "GET Patient/1",
+                        "--token",
+                        token,
+                        "--now",
+                        "1800000660",
+                        NULL};
+        ck_assert_int_eq(tu_run(late, NULL, &out, &err), 2);
+        json_t *d = json_loads(out, 0, NULL);
+        ck_assert_str_eq(json_string_value(json_object_get(d, "code")), "expired");
+        ck_assert_int_eq(json_integer_value(json_object_get(d, "http_status")), 401);
+        json_decref(d);
+        free(out);
+        free(err);
+        free(token);
+    }
+}
+END_TEST
+
 START_TEST(example_host_program)
 {
     const char *path = tu_config(config_text);
@@ -220,6 +307,7 @@ int main(void)
     tcase_add_test(tc, eval_exit_status);
     tcase_add_test(tc, eval_usage_errors);
     tcase_add_test(tc, batch_keeps_order_and_reports_bad_lines);
+    tcase_add_test(tc, token_keygen_sign_eval);
     tcase_add_test(tc, example_host_program);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -113,7 +113,7 @@ static const struct {
      "cannot open the audit file"},
     {"audit: { sink = \"syslog\"; facility = \"kern0\"; };\n" OPEN(""), 1,
      "unknown syslog facility"},
-    {"audit: { sink = \"none\"; rotate = true; };\n" OPEN(""), 1, "unknown key in audit"},
+    {"audit: { sink = \"none\"; rotate = true; };\n" OPEN(""), 1, "unknown key 'rotate' in audit"},
     {"audit: { required = true; };\n" OPEN(""), 1, "audit needs 'sink'"},
 };
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # demo.sh BUILD_DIR [--valgrind] - the example decisions of `./dev run`.
 #
-# Evaluates example requests against etc/demo/fhirpam.conf and prints each
-# decision. With --valgrind, runs the same requests once through valgrind as a
-# batch and fails on any memory error or leak.
+# Generates a demo signing key and JWKS, mints a few tokens with
+# `fhirpam token`, and evaluates example requests against etc/demo/fhirpam.conf.
+# With --valgrind, runs the same requests once through valgrind as a batch and
+# fails on any memory error or leak.
 set -euo pipefail
 build=${1:?usage: demo.sh BUILD_DIR [--valgrind]}
 mode=${2:-}
@@ -13,23 +14,39 @@ demo=$build/demo
 umask 077
 mkdir -p "$demo"
 cp etc/demo/fhirpam.conf "$demo/fhirpam.conf"
+"$cli" token keygen --alg RS256 --kid demo-rs256 --private-key-out "$demo/key.pem" \
+    --jwks-out "$demo/jwks.json"
 
-# stack|method url|what it shows
+now=$(date +%s)
+mint() { # mint NAME EXP-OFFSET AUDIENCE
+    printf '{"iss":"https://ehr.example.org","aud":"%s","sub":"practitioner-7","client_id":"demo-app","scope":"patient/Observation.rs launch/patient","patient":"123","jti":"demo-%s","iat":%d,"exp":%d}' \
+        "$3" "$1" "$((now - 60))" "$((now + $2))" |
+        "$cli" token sign --key "$demo/key.pem" --kid demo-rs256 --typ at+jwt --claims - >"$demo/$1.jwt"
+}
+mint valid 3600 https://fhir.example.org/r4
+mint expired -600 https://fhir.example.org/r4
+mint other-audience 3600 https://other.example.org/fhir
+
+# stack|method url|token file (or -)|what it shows
 requests=(
-    "public|GET metadata|a public endpoint: one module permits"
-    "guarded|GET Observation?patient=Patient/123|a store that is down, tolerated by the stack"
-    "closed|GET Observation/9|a requisite module that denies; the next line never runs"
-    "first_failure_wins|GET Patient/123|a required failure is not rescued by a later sufficient"
-    "nobody_decides|GET Patient/123|every module ignores: deny"
-    "missing|GET Patient/123|a stack that does not exist: error, never a permit"
+    "public|GET metadata|-|a public endpoint, no token needed"
+    "fhir|GET Patient/123/Observation?code=8867-4|valid|a valid token"
+    "fhir|GET Patient/123|-|no token: 401 with a bare Bearer challenge"
+    "fhir|GET Patient/123|expired|an expired token"
+    "fhir|GET Patient/123|other-audience|a token for another server"
+    "guarded|GET Observation?patient=Patient/123|valid|a store that is down, tolerated by the stack"
+    "closed|GET Observation/9|valid|a requisite module that denies; the next line never runs"
+    "first_failure_wins|GET Patient/123|valid|a required failure is not rescued by a later sufficient"
 )
 
 if [ "$mode" = --valgrind ]; then
     batch=$demo/requests.jsonl
     : >"$batch"
     for r in "${requests[@]}"; do
-        IFS='|' read -r stack req _ <<<"$r"
-        printf '{"stack":"%s","method":"%s","url":"%s"}\n' "$stack" "${req%% *}" "${req#* }" >>"$batch"
+        IFS='|' read -r stack req token _ <<<"$r"
+        tok=""
+        [ "$token" = - ] || tok=",\"token\":\"$(cat "$demo/$token.jwt")\""
+        printf '{"stack":"%s","method":"%s","url":"%s"%s}\n' "$stack" "${req%% *}" "${req#* }" "$tok" >>"$batch"
     done
     valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
         --show-leak-kinds=definite,indirect "$cli" eval -c "$demo/fhirpam.conf" --modules-dir "$modules" \
@@ -40,8 +57,9 @@ if [ "$mode" = --valgrind ]; then
 fi
 
 for r in "${requests[@]}"; do
-    IFS='|' read -r stack req what <<<"$r"
-    printf '\n### %s  [stack %s]\n### %s\n' "$req" "$stack" "$what"
-    "$build/tools/fhirpam" eval -c "$demo/fhirpam.conf" --modules-dir "$modules" -s "$stack" \
-        --request "$req" --pretty || true
+    IFS='|' read -r stack req token what <<<"$r"
+    args=(eval -c "$demo/fhirpam.conf" --modules-dir "$modules" -s "$stack" --request "$req" --pretty)
+    [ "$token" = - ] || args+=(--token-file "$demo/$token.jwt")
+    printf '\n### %s  [stack %s, token: %s]\n### %s\n' "$req" "$stack" "$token" "$what"
+    "$cli" "${args[@]}" || true
 done

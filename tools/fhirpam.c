@@ -1,6 +1,6 @@
 /*
- * fhirpam - the command-line tool: check a configuration and evaluate requests.
- * Decisions go to stdout as JSON; diagnostics to stderr.
+ * fhirpam - the command-line tool: check a configuration, evaluate requests,
+ * mint test tokens. Decisions go to stdout as JSON; diagnostics to stderr.
  */
 #include <errno.h>
 #include <fhirpam/fhirpam.h>
@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "loader.h"
+#include "token_cmd.h"
 
 #define EXIT_PERMIT 0
 #define EXIT_ERROR  1
@@ -34,6 +35,7 @@ static void usage(FILE *out)
         "               [--header 'Name: value']... [--body-file F] [--current-file F]\n"
         "               [--client-cert-file PEM] [--now EPOCH] [--modules-dir DIR] [--pretty]\n"
         "  fhirpam eval -c FILE --batch FILE|- [--modules-dir DIR]\n"
+        "  fhirpam token keygen|sign ...   (fhirpam token --help)\n"
         "exit status of eval: 0 permit, 2 deny, 1 error\n",
         out);
 }
@@ -612,6 +614,8 @@ int main(int argc, char **argv)
         return cmd_check(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0)
         return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "token") == 0)
+        return token_cmd_main(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;
