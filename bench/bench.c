@@ -5,9 +5,12 @@
  */
 #include "bench.h"
 
+#include <fhirpam/fhirpam.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 double bench_now(void)
 {
@@ -40,6 +43,49 @@ double bench_rate(void (*fn)(void *arg), void *arg, double seconds)
     return (double)ops / (now - start);
 }
 
+char *bench_write_temp(const char *text)
+{
+    char *path = strdup("/tmp/fhirpam-bench-XXXXXX");
+    int fd = path ? mkstemp(path) : -1;
+    size_t len = strlen(text);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+        perror("bench: temporary file");
+        exit(1);
+    }
+    close(fd);
+    return path;
+}
+
+fhirpam_context *bench_open(const char *config_text)
+{
+    char *path = bench_write_temp(config_text);
+    fhirpam_error err;
+    fhirpam_context *ctx = fhirpam_open(path, BENCH_MODULES_DIR, &err);
+    unlink(path);
+    free(path);
+    if (ctx == NULL) {
+        fprintf(stderr, "bench: %s\n", err.text);
+        exit(1);
+    }
+    return ctx;
+}
+
+fhirpam_request *bench_bearer_request(const char *token, long long now)
+{
+    fhirpam_request *req = fhirpam_request_new("GET", "Patient/123/Observation?code=8867-4");
+    size_t n = strlen(token) + 8;
+    char *header = malloc(n);
+    if (req == NULL || header == NULL) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    snprintf(header, n, "Bearer %s", token);
+    fhirpam_request_add_header(req, "Authorization", header);
+    fhirpam_request_set_time(req, now);
+    free(header);
+    return req;
+}
+
 int main(int argc, char **argv)
 {
     const char *only = argc > 1 ? argv[1] : NULL;
@@ -51,6 +97,8 @@ int main(int argc, char **argv)
         bench_core();
     if (only == NULL || strcmp(only, "token") == 0)
         bench_token();
+    if (only == NULL || strcmp(only, "revocation") == 0)
+        bench_revocation();
     /* --- further parts register here --- */
     return 0;
 }

@@ -18,8 +18,23 @@ void bench_row(const char *name, double ops, double seconds, const char *note);
  * return operations per second. */
 double bench_rate(void (*fn)(void *arg), void *arg, double seconds);
 
+/* A temporary file holding text (mode 0600); the caller unlinks and frees
+ * the returned path. Exits on failure. */
+char *bench_write_temp(const char *text);
+
+/* A context for the config text, modules from the build tree. Exits on
+ * failure. */
+struct fhirpam_context;
+struct fhirpam_context *bench_open(const char *config_text);
+
+/* GET Patient/123/Observation?code=8867-4 with `Authorization: Bearer
+ * token`, evaluated at time now. */
+struct fhirpam_request;
+struct fhirpam_request *bench_bearer_request(const char *token, long long now);
+
 /* Each part's benchmarks; defined in bench_<part>.c. */
 void bench_core(void);
 void bench_token(void);
+void bench_revocation(void);
 
 #endif

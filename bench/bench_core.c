@@ -26,37 +26,18 @@ static void one_decision(void *arg)
     fhirpam_decision_free(d);
 }
 
-static fhirpam_context *open_text(const char *text)
-{
-    char path[] = "/tmp/fhirpam-bench-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0 || write(fd, text, strlen(text)) < 0) {
-        perror("bench config");
-        exit(1);
-    }
-    close(fd);
-    fhirpam_error err;
-    fhirpam_context *ctx = fhirpam_open(path, BENCH_MODULES_DIR, &err);
-    unlink(path);
-    if (ctx == NULL) {
-        fprintf(stderr, "bench: %s\n", err.text);
-        exit(1);
-    }
-    return ctx;
-}
-
 void bench_core(void)
 {
     core_case c;
-    c.ctx = open_text("stacks: { s = { token = \"none\"; lines = ( { control = \"required\"; "
-                      "module = \"debug\"; } ); }; };");
+    c.ctx = bench_open("stacks: { s = { token = \"none\"; lines = ( { control = \"required\"; "
+                       "module = \"debug\"; } ); }; };");
     c.req = fhirpam_request_new("GET", "Patient/123/Observation?code=8867-4&_count=10");
     double rate = bench_rate(one_decision, &c, 1.0);
     bench_row("core: no token, 1-line debug stack", rate, 1.0, "audit none");
     fhirpam_request_free(c.req);
     fhirpam_close(c.ctx);
 
-    c.ctx = open_text(
+    c.ctx = bench_open(
         "stacks: { s = { token = \"none\"; lines = ( "
         "{ control = \"requisite\"; module = \"debug\"; },"
         "{ control = \"required\"; module = \"debug\"; },"

@@ -3,14 +3,7 @@
  *
  * A reload must swap the configuration atomically, let requests in flight
  * finish on the old one, and free the old one only when nobody uses it, all
- * without a lock that readers contend on. Readers count themselves in one of
- * two counters (the parity of `epoch`) of a slot chosen by thread. The
- * reloader publishes the new config, then waits for each parity in turn to
- * drain, flipping the epoch first so that new readers go to the other one.
- * A reader that pinned the old config incremented its counter before it
- * loaded `current`, hence before the swap; once both parities have been seen
- * at zero after the swap, every such reader has left. (This is the two-phase
- * scheme of sleepable RCU, reduced to what one pointer needs.)
+ * without a lock that readers contend on: that is swap.h's job.
  */
 #include "context.h"
 
@@ -23,50 +16,14 @@
 #include <sys/random.h>
 #include <time.h>
 
-static reader_slot *my_slot(struct fhirpam_context *ctx)
-{
-    static _Thread_local char anchor;
-    uintptr_t h = (uintptr_t)&anchor;
-    h ^= h >> 17;
-    h *= 0x9e3779b97f4a7c15u;
-    return &ctx->slots[(h >> 32) % CONTEXT_READER_SLOTS];
-}
-
 config *context_enter(struct fhirpam_context *ctx, reader_ticket *ticket)
 {
-    ticket->slot = my_slot(ctx);
-    ticket->parity = atomic_load(&ctx->epoch) & 1u;
-    atomic_fetch_add(&ticket->slot->count[ticket->parity], 1);
-    return atomic_load(&ctx->current);
+    return swap_enter(&ctx->current, ticket);
 }
 
 void context_leave(reader_ticket ticket)
 {
-    atomic_fetch_sub(&ticket.slot->count[ticket.parity], 1);
-}
-
-static void wait_for_readers(struct fhirpam_context *ctx, unsigned parity)
-{
-    for (size_t i = 0; i < CONTEXT_READER_SLOTS; i++) {
-        unsigned spins = 0;
-        while (atomic_load(&ctx->slots[i].count[parity]) != 0) {
-            if (++spins < 64) {
-                sched_yield();
-            } else {
-                struct timespec ts = {0, 100000};
-                nanosleep(&ts, NULL);
-            }
-        }
-    }
-}
-
-/* Wait until no request can still be using a config unpublished before now. */
-static void synchronize(struct fhirpam_context *ctx)
-{
-    for (int phase = 0; phase < 2; phase++) {
-        unsigned old = atomic_fetch_add(&ctx->epoch, 1u) & 1u;
-        wait_for_readers(ctx, old);
-    }
+    swap_leave(ticket);
 }
 
 void context_next_id(struct fhirpam_context *ctx, char *buf, size_t len)
@@ -119,7 +76,7 @@ FHIRPAM_API fhirpam_context *fhirpam_open(const char *config_path, const char *m
         pthread_mutex_destroy(&ctx->reload_lock);
         goto fail;
     }
-    atomic_store(&ctx->current, c);
+    swap_init(&ctx->current, c);
     return ctx;
 fail:
     free(ctx->config_path);
@@ -138,9 +95,7 @@ FHIRPAM_API int fhirpam_reload(fhirpam_context *ctx, fhirpam_error *err)
         pthread_mutex_unlock(&ctx->reload_lock);
         return -1;
     }
-    config *old = atomic_exchange(&ctx->current, fresh);
-    synchronize(ctx);
-    config_free(old);
+    config_free(swap_publish(&ctx->current, fresh));
     pthread_mutex_unlock(&ctx->reload_lock);
     return 0;
 }
@@ -149,7 +104,7 @@ FHIRPAM_API void fhirpam_close(fhirpam_context *ctx)
 {
     if (ctx == NULL)
         return;
-    config_free(atomic_load(&ctx->current));
+    config_free(atomic_load(&ctx->current.current));
     pthread_mutex_destroy(&ctx->reload_lock);
     free(ctx->config_path);
     free(ctx->modules_dir);

@@ -9,30 +9,18 @@
 #include <stdatomic.h>
 
 #include "config.h"
-
-#define CONTEXT_READER_SLOTS 32
-
-/* One cache line per slot, so that threads hashed to different slots do not
- * bounce a shared counter between cores. */
-typedef struct reader_slot {
-    _Alignas(64) atomic_long count[2];
-} reader_slot;
+#include "swap.h"
 
 struct fhirpam_context {
     char *config_path;
     char *modules_dir;
-    _Atomic(config *) current;
+    swap_cell current; /* the config */
     pthread_mutex_t reload_lock;
-    atomic_uint epoch;
-    reader_slot slots[CONTEXT_READER_SLOTS];
     char id_prefix[17];
     atomic_uint_fast64_t decisions;
 };
 
-typedef struct reader_ticket {
-    reader_slot *slot;
-    unsigned parity;
-} reader_ticket;
+typedef swap_ticket reader_ticket;
 
 /* Pin the current configuration for the length of one request. Lock-free:
  * two atomic increments on a per-thread-hashed slot. */

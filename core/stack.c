@@ -163,10 +163,8 @@ int stack_control_parse(const char *text, stack_control *out, char *err, size_t 
 const char *stack_action_text(int action, char *buf, size_t buflen)
 {
     for (size_t i = 0; i < sizeof action_words / sizeof action_words[0]; i++) {
-        if (action_words[i].action == action) {
-            snprintf(buf, buflen, "%s", action_words[i].word);
-            return buf;
-        }
+        if (action_words[i].action == action)
+            return action_words[i].word;
     }
     snprintf(buf, buflen, "%d", action);
     return buf;

@@ -46,7 +46,8 @@ typedef struct stack_control {
  */
 int stack_control_parse(const char *text, stack_control *out, char *err, size_t errlen);
 
-/* The action as config text ("ok", "bad", "3", ...) into buf; returns buf. */
+/* The action as config text ("ok", "bad", "3", ...): a static word, or a
+ * jump count written into buf. */
 const char *stack_action_text(int action, char *buf, size_t buflen);
 
 /* One entry of a flattened stack. */

@@ -44,6 +44,13 @@ uint64_t token_verifier_cache_hits(token_verifier *v);
 const json_t *verified_token_claims(const verified_token *vt);
 void verified_token_release(const verified_token *vt);
 
+/* The claims every decision records (NULL where absent or not a string),
+ * read once when the token was verified. Valid while the reference is. */
+typedef struct token_identity {
+    const char *iss, *sub, *client_id, *jti, *patient;
+} token_identity;
+const token_identity *verified_token_identity(const verified_token *vt);
+
 /* Module data kept with the token while it is cached (fhirpam_token_data). */
 void *verified_token_data(const verified_token *vt, const void *key);
 void *verified_token_data_attach(const verified_token *vt, const void *key, void *data,

@@ -17,6 +17,17 @@ typedef struct data_slot {
     void (*free_fn)(void *);
 } data_slot;
 
+/* Module data is read on every request and written once per token and
+ * module: readers scan the published array without a lock; a writer copies
+ * it one slot larger under data_lock and publishes the copy. Replaced
+ * arrays stay on the `older` chain until the entry is freed, since a reader
+ * may still be scanning one. */
+typedef struct slot_array {
+    struct slot_array *older;
+    size_t n;
+    data_slot slot[];
+} slot_array;
+
 struct verified_token {
     atomic_size_t refs;
     uint64_t hash;
@@ -24,13 +35,13 @@ struct verified_token {
     size_t len;
     size_t cost; /* bytes charged to the cache */
     json_t *claims;
+    token_identity identity;
     token_times times;
     size_t issuer;
 
-    /* Module data (fhirpam_token_data): few slots, rarely written. */
+    /* Module data (fhirpam_token_data). */
     pthread_mutex_t data_lock;
-    data_slot *slots;
-    size_t nslots;
+    _Atomic(slot_array *) slots;
 
     /* Cache links, under the shard lock. */
     bool cached;
@@ -116,11 +127,16 @@ token_cache *token_cache_new(size_t max_entries, size_t max_bytes)
 
 static void entry_free(struct verified_token *vt)
 {
-    for (size_t i = 0; i < vt->nslots; i++) {
-        if (vt->slots[i].free_fn != NULL)
-            vt->slots[i].free_fn(vt->slots[i].data);
+    slot_array *a = atomic_load(&vt->slots);
+    for (size_t i = 0; a != NULL && i < a->n; i++) {
+        if (a->slot[i].free_fn != NULL)
+            a->slot[i].free_fn(a->slot[i].data);
     }
-    free(vt->slots);
+    while (a != NULL) {
+        slot_array *older = a->older;
+        free(a);
+        a = older;
+    }
     pthread_mutex_destroy(&vt->data_lock);
     json_decref(vt->claims);
     free(vt->token);
@@ -205,6 +221,8 @@ struct verified_token *token_cache_add(token_cache *c, const char *token, size_t
                                        json_t *claims, const token_times *times, size_t issuer)
 {
     struct verified_token *vt = calloc(1, sizeof *vt);
+    if (vt != NULL)
+        atomic_init(&vt->slots, NULL);
     char *copy = malloc(len);
     if (vt == NULL || copy == NULL) {
         free(vt);
@@ -219,6 +237,13 @@ struct verified_token *token_cache_add(token_cache *c, const char *token, size_t
     /* The claims take about as much again as their text, twice over. */
     vt->cost = sizeof *vt + 3 * len;
     vt->claims = claims;
+    vt->identity = (token_identity){
+        json_string_value(json_object_get(claims, "iss")),
+        json_string_value(json_object_get(claims, "sub")),
+        json_string_value(json_object_get(claims, "client_id")),
+        json_string_value(json_object_get(claims, "jti")),
+        json_string_value(json_object_get(claims, "patient")),
+    };
     vt->times = *times;
     vt->issuer = issuer;
     pthread_mutex_init(&vt->data_lock, NULL);
@@ -285,6 +310,11 @@ size_t verified_token_issuer(const struct verified_token *vt)
     return vt->issuer;
 }
 
+const token_identity *verified_token_identity(const verified_token *vt)
+{
+    return &vt->identity;
+}
+
 const json_t *verified_token_claims(const verified_token *vt)
 {
     return vt->claims;
@@ -292,17 +322,12 @@ const json_t *verified_token_claims(const verified_token *vt)
 
 void *verified_token_data(const verified_token *cvt, const void *key)
 {
-    struct verified_token *vt = (struct verified_token *)cvt;
-    void *data = NULL;
-    pthread_mutex_lock(&vt->data_lock);
-    for (size_t i = 0; i < vt->nslots; i++) {
-        if (vt->slots[i].key == key) {
-            data = vt->slots[i].data;
-            break;
-        }
+    const slot_array *a = atomic_load_explicit(&cvt->slots, memory_order_acquire);
+    for (size_t i = 0; a != NULL && i < a->n; i++) {
+        if (a->slot[i].key == key)
+            return a->slot[i].data;
     }
-    pthread_mutex_unlock(&vt->data_lock);
-    return data;
+    return NULL;
 }
 
 void *verified_token_data_attach(const verified_token *cvt, const void *key, void *data,
@@ -311,16 +336,22 @@ void *verified_token_data_attach(const verified_token *cvt, const void *key, voi
     struct verified_token *vt = (struct verified_token *)cvt;
     void *result = NULL;
     pthread_mutex_lock(&vt->data_lock);
-    for (size_t i = 0; i < vt->nslots; i++) {
-        if (vt->slots[i].key == key) {
-            result = vt->slots[i].data; /* another thread was first */
+    slot_array *old = atomic_load_explicit(&vt->slots, memory_order_relaxed);
+    size_t n = old != NULL ? old->n : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (old->slot[i].key == key) {
+            result = old->slot[i].data; /* another thread was first */
             goto done;
         }
     }
-    data_slot *grown = realloc(vt->slots, (vt->nslots + 1) * sizeof *grown);
-    if (grown != NULL) {
-        vt->slots = grown;
-        vt->slots[vt->nslots++] = (data_slot){key, data, free_fn};
+    slot_array *fresh = malloc(sizeof *fresh + (n + 1) * sizeof fresh->slot[0]);
+    if (fresh != NULL) {
+        fresh->older = old;
+        fresh->n = n + 1;
+        if (n > 0)
+            memcpy(fresh->slot, old->slot, n * sizeof fresh->slot[0]);
+        fresh->slot[n] = (data_slot){key, data, free_fn};
+        atomic_store_explicit(&vt->slots, fresh, memory_order_release);
         result = data;
     }
 done:

@@ -13,7 +13,8 @@ modules=$build/modules
 demo=$build/demo
 umask 077
 mkdir -p "$demo"
-cp etc/demo/fhirpam.conf "$demo/fhirpam.conf"
+demo_abs=$(cd "$demo" && pwd)
+sed "s|@DEMO_DIR@|$demo_abs|g" etc/demo/fhirpam.conf >"$demo/fhirpam.conf"
 "$cli" token keygen --alg RS256 --kid demo-rs256 --private-key-out "$demo/key.pem" \
     --jwks-out "$demo/jwks.json"
 
@@ -23,9 +24,14 @@ mint() { # mint NAME EXP-OFFSET AUDIENCE
         "$3" "$1" "$((now - 60))" "$((now + $2))" |
         "$cli" token sign --key "$demo/key.pem" --kid demo-rs256 --typ at+jwt --claims - >"$demo/$1.jwt"
 }
-mint valid 3600 https://fhir.example.org/r4
+mint valid 3540 https://fhir.example.org/r4
 mint expired -600 https://fhir.example.org/r4
-mint other-audience 3600 https://other.example.org/fhir
+mint other-audience 3540 https://other.example.org/fhir
+mint revoked 3540 https://fhir.example.org/r4
+mint two-hours 7140 https://fhir.example.org/r4
+rm -f "$demo/revoked" "$demo/revoked.lock"
+"$cli" revoke --denylist "$demo_abs/revoked" jti --iss https://ehr.example.org --jti demo-revoked \
+    --exp "$((now + 3600))"
 
 # stack|method url|token file (or -)|what it shows
 requests=(
@@ -34,6 +40,9 @@ requests=(
     "fhir|GET Patient/123|-|no token: 401 with a bare Bearer challenge"
     "fhir|GET Patient/123|expired|an expired token"
     "fhir|GET Patient/123|other-audience|a token for another server"
+    "lifecycle|GET Patient/123|valid|expiry and revocation pass"
+    "lifecycle|GET Patient/123|revoked|a token revoked with fhirpam revoke"
+    "lifecycle|GET Patient/123|two-hours|a valid token that lives two hours, over max_lifetime"
     "guarded|GET Observation?patient=Patient/123|valid|a store that is down, tolerated by the stack"
     "closed|GET Observation/9|valid|a requisite module that denies; the next line never runs"
     "first_failure_wins|GET Patient/123|valid|a required failure is not rescued by a later sufficient"

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "loader.h"
+#include "revoke_cmd.h"
 #include "token_cmd.h"
 
 #define EXIT_PERMIT 0
@@ -36,6 +37,7 @@ static void usage(FILE *out)
         "               [--client-cert-file PEM] [--now EPOCH] [--modules-dir DIR] [--pretty]\n"
         "  fhirpam eval -c FILE --batch FILE|- [--modules-dir DIR]\n"
         "  fhirpam token keygen|sign ...   (fhirpam token --help)\n"
+        "  fhirpam revoke --denylist FILE RULE|list|check|compact ...   (fhirpam revoke --help)\n"
         "exit status of eval: 0 permit, 2 deny, 1 error\n",
         out);
 }
@@ -616,6 +618,8 @@ int main(int argc, char **argv)
         return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "token") == 0)
         return token_cmd_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "revoke") == 0)
+        return revoke_cmd_main(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

@@ -159,6 +159,36 @@ FHIRPAM_API void fhirpam_set_reason(fhirpam_authz *az, const char *word, const c
     __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------------------ */
+/* Values replaced while requests read them.                                 */
+
+/*
+ * A module whose data changes at run time (a deny list re-read from disk, a
+ * consent index) keeps it in a fhirpam_swap: authorize() pins the current
+ * value with fhirpam_swap_enter() and lets go with fhirpam_swap_leave();
+ * a background thread installs a new value with fhirpam_swap_publish(),
+ * which returns once no request can still be using the old one and then
+ * frees it. Readers never block and take no lock (two atomic operations on
+ * a per-thread slot).
+ */
+typedef struct fhirpam_swap fhirpam_swap;
+typedef struct fhirpam_swap_ticket {
+    void *slot;
+    unsigned parity;
+} fhirpam_swap_ticket;
+
+/* A swap holding value, freed with free_fn (may be NULL) when replaced or at
+ * fhirpam_swap_free(). NULL when out of memory. */
+FHIRPAM_API fhirpam_swap *fhirpam_swap_new(void *value, void (*free_fn)(void *));
+/* The current value, pinned until fhirpam_swap_leave(ticket). Thread-safe. */
+FHIRPAM_API void *fhirpam_swap_enter(fhirpam_swap *swap, fhirpam_swap_ticket *ticket);
+FHIRPAM_API void fhirpam_swap_leave(fhirpam_swap_ticket ticket);
+/* Installs value, waits until no reader holds the old one, frees it. One
+ * publisher at a time; never from inside authorize(). */
+FHIRPAM_API void fhirpam_swap_publish(fhirpam_swap *swap, void *value);
+/* Frees the swap and its value. No reader may remain. */
+FHIRPAM_API void fhirpam_swap_free(fhirpam_swap *swap);
+
+/* ------------------------------------------------------------------------ */
 /* The descriptor.                                                           */
 
 typedef struct fhirpam_module {
