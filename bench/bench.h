@@ -18,6 +18,10 @@ void bench_row(const char *name, double ops, double seconds, const char *note);
  * return operations per second. */
 double bench_rate(void (*fn)(void *arg), void *arg, double seconds);
 
+/* The best of five 0.3 s rounds of bench_rate: on a shared machine the
+ * best round is the one least disturbed by neighbours. */
+double bench_best_rate(void (*fn)(void *arg), void *arg);
+
 /* A temporary file holding text (mode 0600); the caller unlinks and frees
  * the returned path. Exits on failure. */
 char *bench_write_temp(const char *text);
@@ -36,5 +40,6 @@ struct fhirpam_request *bench_bearer_request(const char *token, long long now);
 void bench_core(void);
 void bench_token(void);
 void bench_revocation(void);
+void bench_scope(void);
 
 #endif

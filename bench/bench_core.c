@@ -32,7 +32,7 @@ void bench_core(void)
     c.ctx = bench_open("stacks: { s = { token = \"none\"; lines = ( { control = \"required\"; "
                        "module = \"debug\"; } ); }; };");
     c.req = fhirpam_request_new("GET", "Patient/123/Observation?code=8867-4&_count=10");
-    double rate = bench_rate(one_decision, &c, 1.0);
+    double rate = bench_best_rate(one_decision, &c);
     bench_row("core: no token, 1-line debug stack", rate, 1.0, "audit none");
     fhirpam_request_free(c.req);
     fhirpam_close(c.ctx);
@@ -46,7 +46,7 @@ void bench_core(void)
         "{ control = \"required\"; module = \"debug\"; },"
         "{ control = \"sufficient\"; module = \"debug\"; } ); }; };");
     c.req = fhirpam_request_new("GET", "Patient/123/Observation?code=8867-4&_count=10");
-    rate = bench_rate(one_decision, &c, 1.0);
+    rate = bench_best_rate(one_decision, &c);
     bench_row("core: no token, 6-line debug stack", rate, 1.0, "audit none");
     fhirpam_request_free(c.req);
     fhirpam_close(c.ctx);

@@ -16,6 +16,7 @@
 #include "codes.h"
 #include "context.h"
 #include "decision.h"
+#include "json_strict.h"
 #include "token.h"
 
 /* Steps for stacks up to this long live on the C stack; longer ones (rare,
@@ -26,7 +27,8 @@ typedef struct run_state {
     const flat_stack *fs;
     struct fhirpam_authz *az;
     struct fhirpam_decision *d;
-    uint64_t clock; /* when the previous module returned (or the walk began) */
+    int bundle_entry; /* -1, or the entry being authorized */
+    uint64_t clock;   /* when the previous module returned (or the walk began) */
 } run_state;
 
 static uint64_t monotonic_us(void)
@@ -42,6 +44,7 @@ static fhirpam_code call_module(void *cookie, size_t entry)
     const config_line *l = rs->fs->lines[entry];
     struct fhirpam_authz *az = rs->az;
     az->reason_set = false;
+    az->challenge_scope[0] = '\0';
     /* One clock read per module: its time runs from the previous module's
      * end (the engine's own work in between is a few nanoseconds). */
     fhirpam_code code = l->file->desc->authorize(l->instance, az);
@@ -56,11 +59,14 @@ static fhirpam_code call_module(void *cookie, size_t entry)
         t->module = decision_intern_str(d, l->module_name);
         t->control = decision_intern_str(d, l->control_text);
         t->code = code_is_valid((int)code) ? code : FHIRPAM_ERROR;
+        t->bundle_entry = rs->bundle_entry;
         t->us = us;
         if (az->reason_set) {
             t->reason = decision_intern_str(d, az->reason_word);
             t->reason_text = decision_intern_str(d, az->reason_text);
         }
+        if (az->challenge_scope[0] != '\0')
+            t->challenge_scope = decision_intern_str(d, az->challenge_scope);
     }
     return code;
 }
@@ -102,34 +108,52 @@ static void record_identity(struct fhirpam_decision *d, const token_identity *id
     d->patient = decision_intern_str(d, id->patient);
 }
 
-static const trace_entry *trace_for_entry(const struct fhirpam_decision *d, const stack_step *steps,
-                                          size_t nsteps, long entry)
+/* The trace entry of the walk's step for stack entry `entry`; the walk's
+ * steps are the trace entries from `base` on. */
+static const trace_entry *trace_for_entry(const struct fhirpam_decision *d, size_t base,
+                                          const stack_step *steps, size_t nsteps, long entry)
 {
     for (size_t k = nsteps; k-- > 0;) {
-        if ((long)steps[k].entry == entry && k < d->ntrace)
-            return &d->trace[k];
+        if ((long)steps[k].entry == entry && base + k < d->ntrace)
+            return &d->trace[base + k];
     }
     return NULL;
 }
 
 /* Turn the walk's result into the decision's outcome and reason. */
-static void conclude_walk(struct fhirpam_decision *d, const flat_stack *fs, const stack_step *steps,
-                          const stack_result *res, bool token_presented)
+static void conclude_walk(struct fhirpam_decision *d, const flat_stack *fs, size_t base,
+                          const stack_step *steps, const stack_result *res, bool token_presented)
 {
     char text[AUTHZ_REASON_TEXT_MAX];
     const trace_entry *t =
-        res->decider >= 0 ? trace_for_entry(d, steps, res->nsteps, res->decider) : NULL;
+        res->decider >= 0 ? trace_for_entry(d, base, steps, res->nsteps, res->decider) : NULL;
     if (t != NULL) {
         /* The trace entry's strings are in the arena already. */
         str_ref module = t->module, reason = t->reason, reason_text = t->reason_text;
         if (reason == 0)
             reason = decision_intern_str(d, fhirpam_code_name(res->code));
         if (reason_text == 0) {
-            snprintf(text, sizeof text, "module '%s' returned %s", decision_str(d, module),
-                     fhirpam_code_name(res->code));
+            /* "module 'NAME' returned CODE", without printf on this path. */
+            const char *parts[] = {"module '", decision_str(d, module), "' returned ",
+                                   fhirpam_code_name(res->code)};
+            size_t used = 0;
+            for (size_t i = 0; i < 4; i++) {
+                size_t len = strlen(parts[i]);
+                if (used + len >= sizeof text)
+                    len = sizeof text - 1 - used;
+                memcpy(text + used, parts[i], len);
+                used += len;
+            }
+            text[used] = '\0';
             reason_text = decision_intern_str(d, text);
         }
+        str_ref scope = t->challenge_scope;
         decision_conclude_refs(d, res->code, module, reason, reason_text, token_presented);
+        if (scope != 0) {
+            char copy[256]; /* out of the arena first: setting interns into it */
+            snprintf(copy, sizeof copy, "%s", decision_str(d, scope));
+            decision_set_challenge_scope(d, copy);
+        }
         return;
     }
     if (res->bad_jump) {
@@ -148,7 +172,7 @@ static void conclude_walk(struct fhirpam_decision *d, const flat_stack *fs, cons
 }
 
 static void run_stack(const flat_stack *fs, struct fhirpam_authz *az, struct fhirpam_decision *d,
-                      bool token_presented)
+                      bool token_presented, int bundle_entry)
 {
     stack_step inline_steps[INLINE_STEPS];
     stack_step *steps = inline_steps;
@@ -160,18 +184,99 @@ static void run_stack(const flat_stack *fs, struct fhirpam_authz *az, struct fhi
             return;
         }
     }
-    run_state rs = {.fs = fs, .az = az, .d = d, .clock = monotonic_us()};
+    run_state rs = {
+        .fs = fs, .az = az, .d = d, .bundle_entry = bundle_entry, .clock = monotonic_us()};
+    size_t base = d->ntrace;
     stack_result res;
     stack_run(fs->entries, fs->n, call_module, &rs, steps, &res);
-    for (size_t k = 0; k < res.nsteps && k < d->ntrace; k++) {
+    for (size_t k = 0; k < res.nsteps && base + k < d->ntrace; k++) {
         char action[16];
-        d->trace[k].action = steps[k].action;
-        d->trace[k].action_text =
+        d->trace[base + k].action = steps[k].action;
+        d->trace[base + k].action_text =
             decision_intern_str(d, stack_action_text(steps[k].action, action, sizeof action));
     }
-    conclude_walk(d, fs, steps, &res, token_presented);
+    conclude_walk(d, fs, base, steps, &res, token_presented);
     if (steps != inline_steps)
         free(steps);
+}
+
+/* Entries a batch or transaction may hold before it is refused. */
+#define BUNDLE_MAX_ENTRIES 1000
+
+/* Notes the entry that decided in the decision's reason text. */
+static void prefix_entry(struct fhirpam_decision *d, size_t entry, size_t count)
+{
+    char text[AUTHZ_REASON_TEXT_MAX + 64];
+    if (d->permitted)
+        snprintf(text, sizeof text, "all %zu entries of the bundle are permitted", count);
+    else
+        snprintf(text, sizeof text, "bundle entry %zu: %s", entry, decision_str(d, d->reason_text));
+    d->reason_text = decision_intern_str(d, text);
+}
+
+/*
+ * A batch or transaction: each entry is authorized as its own request
+ * through the same stack (SMART defines no scope for the bundle itself); the
+ * bundle is permitted only when every entry is (A12), and the decision is
+ * the first refused entry's, named in the reason and the trace.
+ */
+static void run_bundle(const config *c, const flat_stack *fs, struct fhirpam_authz *az,
+                       struct fhirpam_decision *d, bool presented)
+{
+    const struct fhirpam_request *parent = az->req;
+    char err[160];
+    json_t *bundle = json_strict_parse(parent->body, parent->body_len, 256, err, sizeof err);
+    const json_t *entries = json_object_get(bundle, "entry");
+    size_t count = json_array_size(entries);
+    if (!json_is_array(entries) || count == 0 || count > BUNDLE_MAX_ENTRIES) {
+        decision_conclude(d, FHIRPAM_INVALID_REQUEST, "", "bad_bundle",
+                          "a batch or transaction needs 1 to 1000 entries", presented);
+        json_decref(bundle);
+        return;
+    }
+    const fhir_request *outer = az->fhir;
+    for (size_t i = 0; i < count; i++) {
+        const json_t *e = json_array_get(entries, i);
+        const json_t *rq = json_object_get(e, "request");
+        const char *method = json_string_value(json_object_get(rq, "method"));
+        const char *url = json_string_value(json_object_get(rq, "url"));
+        const char *if_none_exist = json_string_value(json_object_get(rq, "ifNoneExist"));
+        const json_t *resource = json_object_get(e, "resource");
+        char *body = resource ? json_dumps(resource, JSON_COMPACT) : NULL;
+        /* The entry as a request of its own, with the bundle's headers. */
+        struct fhirpam_request sub = *parent;
+        sub.method = (char *)(method ? method : "");
+        sub.url = (char *)(url ? url : "");
+        sub.body = body;
+        sub.body_len = body ? strlen(body) : 0;
+        fhir_request fhir;
+        int parsed = method && url && (!resource || body)
+                         ? fhir_request_parse(method, url, c->fhir_base, body, sub.body_len,
+                                              if_none_exist, &fhir, err, sizeof err)
+                         : (snprintf(err, sizeof err, "an entry needs request.method and url"), -1);
+        if (parsed == 0 &&
+            (fhir.interaction == FHIRPAM_IA_BATCH || fhir.interaction == FHIRPAM_IA_TRANSACTION)) {
+            snprintf(err, sizeof err, "a bundle inside a bundle entry");
+            fhir_request_clear(&fhir);
+            parsed = -1;
+        }
+        if (parsed != 0) {
+            decision_conclude(d, FHIRPAM_INVALID_REQUEST, "", "bad_bundle_entry", err, presented);
+        } else {
+            az->req = &sub;
+            az->fhir = &fhir;
+            run_stack(fs, az, d, presented, (int)i);
+            fhir_request_clear(&fhir);
+        }
+        free(body);
+        if (!d->permitted || i + 1 == count) {
+            prefix_entry(d, i, count);
+            break;
+        }
+    }
+    az->req = parent;
+    az->fhir = outer;
+    json_decref(bundle);
 }
 
 static void write_audit(const config *c, struct fhirpam_decision *d)
@@ -203,7 +308,18 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
         decision_conclude(d, FHIRPAM_ERROR, "", "unknown_stack", text, false);
         return;
     }
-    struct fhirpam_authz az = {.req = req, .stack_name = fs->name, .now = d->time};
+    /* What the request means, before any module runs: a request that cannot
+     * be understood is refused, never guessed at. */
+    fhir_request fhir;
+    char parse_error[160];
+    if (fhir_request_parse(req->method, req->url, c->fhir_base, req->body, req->body_len,
+                           request_header_get(req, "If-None-Exist", 0), &fhir, parse_error,
+                           sizeof parse_error) != 0) {
+        decision_conclude(d, FHIRPAM_INVALID_REQUEST, "", "unparsable_request", parse_error,
+                          request_header_count(req, "Authorization") > 0);
+        return;
+    }
+    struct fhirpam_authz az = {.req = req, .stack_name = fs->name, .now = d->time, .fhir = &fhir};
     const verified_token *vt = NULL;
     bool presented = false;
     if (fs->token_required) {
@@ -213,11 +329,13 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
         if (found < 0) {
             decision_conclude(d, FHIRPAM_INVALID_REQUEST, "", "several_authorization_headers",
                               "the request carries more than one Authorization header", true);
+            fhir_request_clear(&fhir);
             return;
         }
         if (found == 0) {
             decision_conclude(d, FHIRPAM_INVALID_TOKEN, "", "missing_token",
                               "the request carries no Bearer or DPoP access token", false);
+            fhir_request_clear(&fhir);
             return;
         }
         presented = true;
@@ -225,14 +343,19 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
         vt = token_verify(c->verifier, token, len, d->time, &why);
         if (vt == NULL) {
             decision_conclude(d, why.code, "", why.reason, why.text, true);
+            fhir_request_clear(&fhir);
             return;
         }
         az.claims = verified_token_claims(vt);
         az.token = vt;
         record_identity(d, verified_token_identity(vt));
     }
-    run_stack(fs, &az, d, presented);
+    if (fhir.interaction == FHIRPAM_IA_BATCH || fhir.interaction == FHIRPAM_IA_TRANSACTION)
+        run_bundle(c, fs, &az, d, presented);
+    else
+        run_stack(fs, &az, d, presented, -1);
     authz_release_temps(&az);
+    fhir_request_clear(&fhir);
     if (vt != NULL)
         verified_token_release(vt);
 }

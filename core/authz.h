@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "fhir_request.h"
 #include "request.h"
 
 struct verified_token;
@@ -22,11 +23,22 @@ struct fhirpam_authz {
     int64_t now;
     const json_t *claims; /* verified claims, or NULL when the stack runs without a token */
     const struct verified_token *token; /* holds per-token module data; NULL without a token */
+    const fhir_request *fhir;           /* the parsed request */
 
     /* The reason the module now running gave, reset before each call. */
     bool reason_set;
     char reason_word[AUTHZ_REASON_WORD_MAX];
     char reason_text[AUTHZ_REASON_TEXT_MAX];
+    /* The scope the module now running says would have been needed (RFC
+     * 6750 §3 `scope`), reset before each call; "" when none. */
+    char challenge_scope[256];
+
+    /* Attributes one module leaves for the next (fhirpam_attr_set). */
+    struct authz_attr {
+        char name[32];
+        char value[64];
+    } attrs[8];
+    size_t nattrs;
 
     /* Strings handed to modules (fhirpam_claim_json) that live until the end
      * of the authorization. */

@@ -169,3 +169,41 @@ FHIRPAM_API void *fhirpam_token_data_attach(fhirpam_authz *az, const void *key, 
         return NULL;
     return verified_token_data_attach(az->token, key, data, free_fn);
 }
+
+FHIRPAM_API void fhirpam_set_challenge_scope(fhirpam_authz *az, const char *scope)
+{
+    if (az == NULL || scope == NULL || strlen(scope) >= sizeof az->challenge_scope)
+        return;
+    for (const char *p = scope; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c != ' ' && (c < 0x21 || c == '"' || c == '\\' || c > 0x7e))
+            return;
+    }
+    snprintf(az->challenge_scope, sizeof az->challenge_scope, "%s", scope);
+}
+
+FHIRPAM_API int fhirpam_attr_set(fhirpam_authz *az, const char *name, const char *value)
+{
+    if (az == NULL || name == NULL || value == NULL || strlen(name) >= sizeof az->attrs[0].name ||
+        strlen(value) >= sizeof az->attrs[0].value)
+        return -1;
+    size_t i = 0;
+    while (i < az->nattrs && strcmp(az->attrs[i].name, name) != 0)
+        i++;
+    if (i == sizeof az->attrs / sizeof az->attrs[0])
+        return -1;
+    memcpy(az->attrs[i].name, name, strlen(name) + 1);
+    memcpy(az->attrs[i].value, value, strlen(value) + 1);
+    if (i == az->nattrs)
+        az->nattrs++;
+    return 0;
+}
+
+FHIRPAM_API const char *fhirpam_attr_get(const fhirpam_authz *az, const char *name)
+{
+    for (size_t i = 0; az != NULL && name != NULL && i < az->nattrs; i++) {
+        if (strcmp(az->attrs[i].name, name) == 0)
+            return az->attrs[i].value;
+    }
+    return NULL;
+}

@@ -4,6 +4,7 @@
 #include "decision.h"
 
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,15 +13,18 @@
 
 struct fhirpam_decision *decision_new(size_t trace_cap)
 {
-    struct fhirpam_decision *d = calloc(1, sizeof *d);
+    /* Not calloc: the inline buffers need no zeroing. */
+    struct fhirpam_decision *d = malloc(sizeof *d);
     if (d == NULL)
         return NULL;
-    d->arena_cap = 512;
-    d->arena = malloc(d->arena_cap);
-    d->trace_cap = trace_cap ? trace_cap : 1;
-    d->trace = malloc(d->trace_cap * sizeof *d->trace);
-    if (d->arena == NULL || d->trace == NULL) {
-        fhirpam_decision_free(d);
+    memset(d, 0, offsetof(struct fhirpam_decision, inline_trace));
+    d->arena_cap = sizeof d->inline_arena;
+    d->arena = d->inline_arena;
+    d->trace_cap = trace_cap > DECISION_INLINE_TRACE ? trace_cap : DECISION_INLINE_TRACE;
+    d->trace = trace_cap > DECISION_INLINE_TRACE ? malloc(d->trace_cap * sizeof *d->trace)
+                                                 : d->inline_trace;
+    if (d->trace == NULL) {
+        free(d);
         return NULL;
     }
     d->arena[0] = '\0';
@@ -41,11 +45,13 @@ str_ref decision_intern(struct fhirpam_decision *d, const char *s, size_t len)
             d->failed = true;
             return 0;
         }
-        char *a = realloc(d->arena, cap);
+        char *a = d->arena == d->inline_arena ? malloc(cap) : realloc(d->arena, cap);
         if (a == NULL) {
             d->failed = true;
             return 0;
         }
+        if (d->arena == d->inline_arena)
+            memcpy(a, d->inline_arena, d->arena_len);
         d->arena = a;
         d->arena_cap = cap;
     }
@@ -70,11 +76,14 @@ trace_entry *decision_add_trace(struct fhirpam_decision *d)
 {
     if (d->ntrace == d->trace_cap) {
         size_t cap = d->trace_cap * 2;
-        trace_entry *t = realloc(d->trace, cap * sizeof *t);
+        trace_entry *t = d->trace == d->inline_trace ? malloc(cap * sizeof *t)
+                                                     : realloc(d->trace, cap * sizeof *t);
         if (t == NULL) {
             d->failed = true;
             return NULL;
         }
+        if (d->trace == d->inline_trace)
+            memcpy(t, d->inline_trace, d->ntrace * sizeof *t);
         d->trace = t;
         d->trace_cap = cap;
     }
@@ -128,6 +137,10 @@ static void write_trace(const struct fhirpam_decision *d, jsonw *w)
         jw_string(w, decision_str(d, t->stack));
         jw_key(w, "index");
         jw_uint(w, t->index);
+        if (t->bundle_entry >= 0) {
+            jw_key(w, "entry");
+            jw_uint(w, (uint64_t)t->bundle_entry);
+        }
         jw_key(w, "module");
         jw_string(w, decision_str(d, t->module));
         jw_key(w, "control");
@@ -302,7 +315,18 @@ FHIRPAM_API void fhirpam_decision_free(fhirpam_decision *d)
 {
     if (d == NULL)
         return;
-    free(d->trace);
-    free(d->arena);
+    if (d->trace != d->inline_trace)
+        free(d->trace);
+    if (d->arena != d->inline_arena)
+        free(d->arena);
     free(d);
+}
+
+void decision_set_challenge_scope(struct fhirpam_decision *d, const char *scope)
+{
+    if (d->code != FHIRPAM_INSUFFICIENT_SCOPE || scope == NULL || scope[0] == '\0')
+        return;
+    char value[400];
+    snprintf(value, sizeof value, "Bearer error=\"insufficient_scope\", scope=\"%s\"", scope);
+    d->www_authenticate = decision_intern_str(d, value);
 }

@@ -25,8 +25,13 @@ typedef struct trace_entry {
     str_ref action_text; /* as config syntax: "ok", "2" */
     str_ref reason;
     str_ref reason_text;
+    str_ref challenge_scope; /* 0: none */
+    int bundle_entry;        /* the batch/transaction entry it ran for, or -1 */
     uint64_t us;
 } trace_entry;
+
+#define DECISION_INLINE_TRACE 8
+#define DECISION_INLINE_ARENA 1536
 
 struct fhirpam_decision {
     bool permitted;
@@ -52,6 +57,10 @@ struct fhirpam_decision {
     size_t arena_len;
     size_t arena_cap;
     bool failed; /* an allocation failed: the decision is a deny */
+
+    /* Most decisions fit here: one allocation per decision. */
+    trace_entry inline_trace[DECISION_INLINE_TRACE];
+    char inline_arena[DECISION_INLINE_ARENA];
 };
 
 struct fhirpam_decision *decision_new(size_t trace_cap);
@@ -68,6 +77,9 @@ trace_entry *decision_add_trace(struct fhirpam_decision *d);
 /* The same, from strings already in the arena (a trace entry's). */
 void decision_conclude_refs(struct fhirpam_decision *d, fhirpam_code code, str_ref module,
                             str_ref reason, str_ref reason_text, bool token_presented);
+
+/* For insufficient_scope: add `scope="..."` to the challenge (RFC 6750 §3). */
+void decision_set_challenge_scope(struct fhirpam_decision *d, const char *scope);
 void decision_conclude(struct fhirpam_decision *d, fhirpam_code code, const char *module,
                        const char *reason, const char *reason_text, bool token_presented);
 

@@ -114,15 +114,31 @@ modtest_result modtest_run(modtest *m, const modtest_request *r)
         ck_assert_msg(json_is_object(claims), "bad claims JSON in test: %s (%s)", r->claims,
                       jerr.text);
     }
-    struct fhirpam_authz az = {
-        .req = req, .stack_name = "modtest", .now = r->now, .claims = claims};
+    /* As the core does: a request it cannot understand never reaches a module. */
     modtest_result res = {0};
+    fhir_request fhir;
+    char why[160];
+    if (fhir_request_parse(req->method, req->url, NULL, req->body, req->body_len,
+                           request_header_get(req, "If-None-Exist", 0), &fhir, why,
+                           sizeof why) != 0) {
+        res.code = FHIRPAM_INVALID_REQUEST;
+        snprintf(res.reason, sizeof res.reason, "unparsable_request");
+        snprintf(res.reason_text, sizeof res.reason_text, "%s", why);
+        json_decref(claims);
+        fhirpam_request_free(req);
+        return res;
+    }
+    struct fhirpam_authz az = {
+        .req = req, .stack_name = "modtest", .now = r->now, .claims = claims, .fhir = &fhir};
     res.code = m->desc->authorize(m->instance, &az);
     if (az.reason_set) {
         snprintf(res.reason, sizeof res.reason, "%s", az.reason_word);
         snprintf(res.reason_text, sizeof res.reason_text, "%s", az.reason_text);
     }
+    if (az.challenge_scope[0] != '\0')
+        snprintf(res.challenge_scope, sizeof res.challenge_scope, "%s", az.challenge_scope);
     authz_release_temps(&az);
+    fhir_request_clear(&fhir);
     json_decref(claims);
     fhirpam_request_free(req);
     return res;

@@ -32,9 +32,13 @@ typedef struct modtest_result {
     fhirpam_code code;
     char reason[48];
     char reason_text[320];
+    char challenge_scope[256]; /* fhirpam_set_challenge_scope(), or "" */
 } modtest_result;
 
-/* Call authorize once. Aborts the test on malformed claims JSON. */
+/* Call authorize once. The request is parsed first, as the core does (no
+ * fhir_base: relative URLs only); one that does not parse returns
+ * invalid_request without calling the module. Aborts the test on malformed
+ * claims JSON. */
 modtest_result modtest_run(modtest *m, const modtest_request *req);
 
 #endif

@@ -147,7 +147,7 @@ START_TEST(nesting_limit)
     fhirpam_error err = {{0}};
     fhirpam_context *ctx = tu_open(ok, &err);
     ck_assert_msg(ctx != NULL, "15 levels should load: %s", err.text);
-    fhirpam_decision *d = tu_authorize(ctx, "s0", "GET", "x");
+    fhirpam_decision *d = tu_authorize(ctx, "s0", "GET", "Patient/1");
     ck_assert_int_eq(fhirpam_decision_permitted(d), 1);
     ck_assert_uint_eq(fhirpam_decision_trace_count(d), 1);
     fhirpam_decision_free(d);
@@ -198,7 +198,7 @@ START_TEST(module_args_are_typed)
     fhirpam_error err = {{0}};
     fhirpam_context *ctx = tu_open(text, &err);
     ck_assert_msg(ctx != NULL, "%s", err.text);
-    fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "x");
+    fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "Patient/1");
     ck_assert_str_eq(fhirpam_decision_reason_text(d),
                      "name=x y count=42 flag=1 items=a,b nested=k:v,j:w");
     fhirpam_decision_free(d);
@@ -228,26 +228,26 @@ START_TEST(reload_swaps_and_keeps_old_on_failure)
     fhirpam_error err = {{0}};
     fhirpam_context *ctx = fhirpam_open(path, tu_modules_dir(), &err);
     ck_assert_msg(ctx != NULL, "%s", err.text);
-    fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "x");
+    fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "Patient/1");
     ck_assert_int_eq(fhirpam_decision_permitted(d), 1);
     fhirpam_decision_free(d);
 
     tu_write("reload.conf", config_b);
     ck_assert_int_eq(fhirpam_reload(ctx, &err), 0);
-    d = tu_authorize(ctx, "s", "GET", "x");
+    d = tu_authorize(ctx, "s", "GET", "Patient/1");
     ck_assert_int_eq(fhirpam_decision_code(d), FHIRPAM_CONSENT_DENIED);
     fhirpam_decision_free(d);
 
     tu_write("reload.conf", "stacks: { s = ( { control = \"requird\"; } ); };");
     ck_assert_int_eq(fhirpam_reload(ctx, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.text, "reload.conf:1:"));
-    d = tu_authorize(ctx, "s", "GET", "x");
+    d = tu_authorize(ctx, "s", "GET", "Patient/1");
     ck_assert_int_eq(fhirpam_decision_code(d), FHIRPAM_CONSENT_DENIED);
     fhirpam_decision_free(d);
 
     unlink(path);
     ck_assert_int_eq(fhirpam_reload(ctx, &err), -1);
-    d = tu_authorize(ctx, "s", "GET", "x");
+    d = tu_authorize(ctx, "s", "GET", "Patient/1");
     ck_assert_int_eq(fhirpam_decision_code(d), FHIRPAM_CONSENT_DENIED);
     fhirpam_decision_free(d);
     fhirpam_close(ctx);

@@ -116,7 +116,7 @@ START_TEST(trace_names_stack_and_index)
         "   { control = \"substack\"; stack = \"inner\"; } ); }; };",
         &err);
     ck_assert_msg(ctx != NULL, "%s", err.text);
-    fhirpam_decision *d = tu_authorize(ctx, "outer", "GET", "x");
+    fhirpam_decision *d = tu_authorize(ctx, "outer", "GET", "Patient/1");
     ck_assert_int_eq(fhirpam_decision_permitted(d), 1);
     ck_assert_uint_eq(fhirpam_decision_trace_count(d), 3);
     static const struct {
@@ -162,7 +162,7 @@ START_TEST(core_reasons)
         {"nonexistent", "unknown_stack", FHIRPAM_ERROR},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        fhirpam_decision *d = tu_authorize(ctx, rows[i].stack, "GET", "x");
+        fhirpam_decision *d = tu_authorize(ctx, rows[i].stack, "GET", "Patient/1");
         ck_assert_int_eq(fhirpam_decision_permitted(d), 0);
         ck_assert_int_eq(fhirpam_decision_code(d), rows[i].code);
         ck_assert_str_eq(fhirpam_decision_module(d), "");
@@ -179,7 +179,7 @@ START_TEST(decision_ids_unique)
     fhirpam_context *ctx = open_debug_stack("required", "success", NULL);
     char seen[200][40];
     for (int i = 0; i < 200; i++) {
-        fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "x");
+        fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "Patient/1");
         snprintf(seen[i], sizeof seen[i], "%s", fhirpam_decision_id(d));
         ck_assert(strlen(seen[i]) > 16);
         for (int j = 0; j < i; j++)
@@ -210,7 +210,7 @@ START_TEST(audit_file_one_line_per_decision)
              log);
     fhirpam_context *ctx = open_debug_stack("required", "revoked", audit);
     for (int i = 0; i < 3; i++) {
-        fhirpam_request *req = fhirpam_request_new("GET", "Observation?code=\"x\"\n");
+        fhirpam_request *req = fhirpam_request_new("GET", "Observation?code=%22x%22");
         fhirpam_request_set_time(req, 1790000000 + i);
         fhirpam_decision *d = fhirpam_authorize(ctx, "s", req);
         ck_assert_int_eq(fhirpam_decision_code(d), FHIRPAM_REVOKED);
@@ -245,7 +245,7 @@ START_TEST(audit_required_failure_denies)
     fhirpam_context *ctx =
         open_debug_stack("required", "success",
                          "audit: { sink = \"file\"; path = \"/dev/full\"; required = true; };");
-    fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "x");
+    fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "Patient/1");
     ck_assert_int_eq(fhirpam_decision_permitted(d), 0);
     ck_assert_int_eq(fhirpam_decision_code(d), FHIRPAM_ERROR);
     ck_assert_str_eq(fhirpam_decision_reason(d), "audit_write_failed");
@@ -256,7 +256,7 @@ START_TEST(audit_required_failure_denies)
     /* Not required: the decision stands. */
     ctx = open_debug_stack("required", "success",
                            "audit: { sink = \"file\"; path = \"/dev/full\"; required = false; };");
-    d = tu_authorize(ctx, "s", "GET", "x");
+    d = tu_authorize(ctx, "s", "GET", "Patient/1");
     ck_assert_int_eq(fhirpam_decision_permitted(d), 1);
     fhirpam_decision_free(d);
     fhirpam_close(ctx);
@@ -267,12 +267,12 @@ START_TEST(audit_syslog_and_none_load)
 {
     fhirpam_context *ctx = open_debug_stack(
         "required", "success", "audit: { sink = \"syslog\"; facility = \"local3\"; };");
-    fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "x");
+    fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "Patient/1");
     ck_assert_int_eq(fhirpam_decision_permitted(d), 1);
     fhirpam_decision_free(d);
     fhirpam_close(ctx);
     ctx = open_debug_stack("required", "success", "audit: { sink = \"none\"; };");
-    d = tu_authorize(ctx, "s", "GET", "x");
+    d = tu_authorize(ctx, "s", "GET", "Patient/1");
     ck_assert_int_eq(fhirpam_decision_permitted(d), 1);
     fhirpam_decision_free(d);
     fhirpam_close(ctx);

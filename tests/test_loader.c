@@ -141,7 +141,7 @@ START_TEST(out_of_range_code_is_error)
     fhirpam_error err = {{0}};
     fhirpam_context *ctx = tu_open(text, &err);
     ck_assert_msg(ctx != NULL, "%s", err.text);
-    fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "x");
+    fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "Patient/1");
     /* Even under `optional`, a code outside the enum is error with action
      * bad: a broken module never helps a request through. */
     ck_assert_int_eq(fhirpam_decision_permitted(d), 0);
@@ -175,10 +175,10 @@ START_TEST(reused_descriptor_numbers_load_distinct_modules)
              test_module("echo_args"));
     fhirpam_context *b = tu_open(text, &err);
     ck_assert_msg(b != NULL, "%s", err.text);
-    fhirpam_decision *d = tu_authorize(b, "s", "GET", "x");
+    fhirpam_decision *d = tu_authorize(b, "s", "GET", "Patient/1");
     ck_assert_str_eq(fhirpam_decision_reason(d), "echo");
     fhirpam_decision_free(d);
-    d = tu_authorize(a, "s", "GET", "x");
+    d = tu_authorize(a, "s", "GET", "Patient/1");
     ck_assert_str_eq(fhirpam_decision_reason(d), "debug_result");
     fhirpam_decision_free(d);
     fhirpam_close(b);

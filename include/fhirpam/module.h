@@ -97,6 +97,70 @@ FHIRPAM_API int64_t fhirpam_now(const fhirpam_authz *az);
 /* The stack being evaluated (the top-level name the host asked for). */
 FHIRPAM_API const char *fhirpam_stack_name(const fhirpam_authz *az);
 
+/* The FHIR request, as the core understood it (method, URL with the
+ * configured fhir_base stripped, and the form body of POST _search). A
+ * request the core cannot understand is refused with invalid_request before
+ * any module runs, so modules always see a parsed request. */
+typedef enum fhirpam_interaction {
+    FHIRPAM_IA_CAPABILITIES = 1,   /* GET metadata */
+    FHIRPAM_IA_READ,               /* GET T/id */
+    FHIRPAM_IA_VREAD,              /* GET T/id/_history/vid */
+    FHIRPAM_IA_UPDATE,             /* PUT T/id, PUT T?params (conditional) */
+    FHIRPAM_IA_PATCH,              /* PATCH T/id, PATCH T?params */
+    FHIRPAM_IA_DELETE,             /* DELETE T/id, DELETE T?params, DELETE T/id/_history/vid */
+    FHIRPAM_IA_HISTORY_INSTANCE,   /* GET T/id/_history */
+    FHIRPAM_IA_HISTORY_TYPE,       /* GET T/_history */
+    FHIRPAM_IA_HISTORY_SYSTEM,     /* GET _history */
+    FHIRPAM_IA_CREATE,             /* POST T (conditional with If-None-Exist) */
+    FHIRPAM_IA_SEARCH_TYPE,        /* GET T?params, POST T/_search */
+    FHIRPAM_IA_SEARCH_SYSTEM,      /* GET ?params, POST _search */
+    FHIRPAM_IA_SEARCH_COMPARTMENT, /* GET Patient/id/T, GET Patient/id/ * */
+    FHIRPAM_IA_BATCH,              /* POST / with a batch Bundle */
+    FHIRPAM_IA_TRANSACTION,        /* POST / with a transaction Bundle */
+    FHIRPAM_IA_OPERATION,          /* $name at system, type or instance level */
+} fhirpam_interaction;
+
+typedef enum fhirpam_operation_level {
+    FHIRPAM_OP_SYSTEM = 1, /* [base]/$op */
+    FHIRPAM_OP_TYPE,       /* [base]/T/$op */
+    FHIRPAM_OP_INSTANCE,   /* [base]/T/id/$op */
+} fhirpam_operation_level;
+
+/* "read", "search-type", ... (the names of R4 http.html). */
+FHIRPAM_API const char *fhirpam_interaction_name(fhirpam_interaction ia);
+FHIRPAM_API fhirpam_interaction fhirpam_fhir_interaction(const fhirpam_authz *az);
+/* The resource type the request addresses (the compartment's target type
+ * for a compartment search, "*" for Patient/id/ *), or NULL (system level). */
+FHIRPAM_API const char *fhirpam_fhir_type(const fhirpam_authz *az);
+/* The resource id and version id, or NULL. */
+FHIRPAM_API const char *fhirpam_fhir_id(const fhirpam_authz *az);
+FHIRPAM_API const char *fhirpam_fhir_version_id(const fhirpam_authz *az);
+/* For a compartment search (Patient/123/Observation): true, with the
+ * compartment's type ("Patient") and id ("123"). */
+FHIRPAM_API bool fhirpam_fhir_compartment(const fhirpam_authz *az, const char **type,
+                                          const char **id);
+/* For an operation: its name without the '$' and its level; NULL otherwise. */
+FHIRPAM_API const char *fhirpam_fhir_operation(const fhirpam_authz *az,
+                                               fhirpam_operation_level *level);
+/* A conditional create (If-None-Exist), update, patch or delete. */
+FHIRPAM_API bool fhirpam_fhir_conditional(const fhirpam_authz *az);
+
+/*
+ * Search parameters, in request order (the query, the form body of POST
+ * _search, or If-None-Exist for a conditional create), percent-decoded.
+ * For `subject:Patient.name=a,b` the name is "subject", the modifier
+ * "Patient", the chain "name" and the values "a" and "b" (a comma is an OR;
+ * `\,` is a literal comma). For `_has:Observation:patient:code=x` the name
+ * is "_has" and the modifier "Observation:patient:code". A parameter given
+ * twice appears twice (an AND). Modifier and chain are NULL when absent.
+ */
+FHIRPAM_API size_t fhirpam_fhir_param_count(const fhirpam_authz *az);
+FHIRPAM_API const char *fhirpam_fhir_param_name(const fhirpam_authz *az, size_t i);
+FHIRPAM_API const char *fhirpam_fhir_param_modifier(const fhirpam_authz *az, size_t i);
+FHIRPAM_API const char *fhirpam_fhir_param_chain(const fhirpam_authz *az, size_t i);
+FHIRPAM_API size_t fhirpam_fhir_param_value_count(const fhirpam_authz *az, size_t i);
+FHIRPAM_API const char *fhirpam_fhir_param_value(const fhirpam_authz *az, size_t i, size_t j);
+
 /* The verified access token's claims. Modules only ever see verified claims:
  * when the stack runs without a token, fhirpam_has_token() is false and every
  * claim is absent. */
@@ -157,6 +221,25 @@ FHIRPAM_API void *fhirpam_token_data_attach(fhirpam_authz *az, const void *key, 
  */
 FHIRPAM_API void fhirpam_set_reason(fhirpam_authz *az, const char *word, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * With insufficient_scope: the scope that would have allowed the request,
+ * for the decision's `WWW-Authenticate: Bearer error="insufficient_scope",
+ * scope="..."` (RFC 6750 §3). Space-separated scope tokens; characters
+ * outside RFC 6750's scope syntax (quotes, backslashes, controls) make the
+ * call a no-op. Only the deciding module's value is used.
+ */
+FHIRPAM_API void fhirpam_set_challenge_scope(fhirpam_authz *az, const char *scope);
+
+/*
+ * Attributes one module leaves for the modules after it in the same
+ * authorization (scope_check says which context granted the request, and
+ * patient_link reads it). Names up to 31 bytes, values up to 63, at most 8;
+ * setting a name again replaces its value. fhirpam_attr_set returns 0, or -1
+ * when the value does not fit. fhirpam_attr_get returns NULL when unset.
+ */
+FHIRPAM_API int fhirpam_attr_set(fhirpam_authz *az, const char *name, const char *value);
+FHIRPAM_API const char *fhirpam_attr_get(const fhirpam_authz *az, const char *name);
 
 /* ------------------------------------------------------------------------ */
 /* Values replaced while requests read them.                                 */

@@ -1,0 +1,78 @@
+/*
+ * bench_scope.c - scope_check on the request path: a cached token with a
+ * realistic SMART scope string, a search with three parameters.
+ */
+#include <fhirpam/fhirpam.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "mint.h"
+
+#define ISS "https://ehr.example.org"
+#define AUD "https://fhir.example.org/r4"
+
+typedef struct scope_case {
+    fhirpam_context *ctx;
+    fhirpam_request *req;
+} scope_case;
+
+static void one_decision(void *arg)
+{
+    scope_case *c = arg;
+    fhirpam_decision *d = fhirpam_authorize(c->ctx, "s", c->req);
+    if (d == NULL || !fhirpam_decision_permitted(d)) {
+        fprintf(stderr, "bench: unexpected deny: %s\n", d ? fhirpam_decision_reason_text(d) : "");
+        exit(1);
+    }
+    fhirpam_decision_free(d);
+}
+
+void bench_scope(void)
+{
+    long long now = (long long)time(NULL);
+    EVP_PKEY *key = mint_keygen("ES256", 0);
+    json_t *set = json_pack("{s:[o]}", "keys", mint_public_jwk(key, "bench", "ES256"));
+    char *jwks_text = json_dumps(set, 0);
+    char *jwks_path = bench_write_temp(jwks_text);
+    char claims[1024];
+    snprintf(claims, sizeof claims,
+             "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"Practitioner/7\",\"client_id\":"
+             "\"dashboard\",\"jti\":\"j-1\",\"iat\":%lld,\"exp\":%lld,\"patient\":\"123\","
+             "\"scope\":\"launch openid fhirUser patient/Patient.rs patient/Condition.rs "
+             "patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Encounter.rs "
+             "patient/Observation.rs patient/DiagnosticReport.rs patient/Immunization.rs "
+             "user/Practitioner.rs offline_access\"}",
+             now - 10, now + 3590);
+    char *token = mint_token(key, "ES256",
+                             "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"bench\"}", claims);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "token: { issuer = \"" ISS "\"; audience = \"" AUD "\"; jwks = \"%s\"; "
+             "algorithms = [\"ES256\"]; };\naudit: { sink = \"none\"; };\n"
+             "stacks: { s = ( { control = \"required\"; module = \"scope_check\"; } ); };",
+             jwks_path);
+    scope_case c = {bench_open(text), fhirpam_request_new("GET", "Observation?patient=Patient/"
+                                                                 "123&category=laboratory&date="
+                                                                 "ge2024-01-01")};
+    size_t n = strlen(token) + 8;
+    char *header = malloc(n);
+    snprintf(header, n, "Bearer %s", token);
+    fhirpam_request_add_header(c.req, "Authorization", header);
+    fhirpam_request_set_time(c.req, now);
+    double rate = bench_best_rate(one_decision, &c);
+    bench_row("scope_check: cached token, search with 3 parameters", rate, 1.0,
+              "12 scopes, required scope_check alone");
+    fhirpam_request_free(c.req);
+    fhirpam_close(c.ctx);
+    free(header);
+    unlink(jwks_path);
+    free(jwks_path);
+    free(jwks_text);
+    free(token);
+    json_decref(set);
+    EVP_PKEY_free(key);
+}
