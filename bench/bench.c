@@ -111,6 +111,8 @@ int main(int argc, char **argv)
         bench_revocation();
     if (only == NULL || strcmp(only, "scope") == 0)
         bench_scope();
+    if (only == NULL || strcmp(only, "dpop") == 0)
+        bench_dpop();
     /* --- further parts register here --- */
     return 0;
 }

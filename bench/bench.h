@@ -41,5 +41,6 @@ void bench_core(void);
 void bench_token(void);
 void bench_revocation(void);
 void bench_scope(void);
+void bench_dpop(void);
 
 #endif

@@ -45,6 +45,7 @@ static fhirpam_code call_module(void *cookie, size_t entry)
     struct fhirpam_authz *az = rs->az;
     az->reason_set = false;
     az->challenge_scope[0] = '\0';
+    az->challenge_scheme[0] = az->challenge_error[0] = az->dpop_nonce[0] = '\0';
     /* One clock read per module: its time runs from the previous module's
      * end (the engine's own work in between is a few nanoseconds). */
     fhirpam_code code = l->file->desc->authorize(l->instance, az);
@@ -67,6 +68,14 @@ static fhirpam_code call_module(void *cookie, size_t entry)
         }
         if (az->challenge_scope[0] != '\0')
             t->challenge_scope = decision_intern_str(d, az->challenge_scope);
+        if (az->challenge_scheme[0] != '\0') {
+            char value[80];
+            snprintf(value, sizeof value, "%s error=\"%s\"", az->challenge_scheme,
+                     az->challenge_error);
+            t->challenge = decision_intern_str(d, value);
+        }
+        if (az->dpop_nonce[0] != '\0')
+            t->dpop_nonce = decision_intern_str(d, az->dpop_nonce);
     }
     return code;
 }
@@ -148,7 +157,12 @@ static void conclude_walk(struct fhirpam_decision *d, const flat_stack *fs, size
             reason_text = decision_intern_str(d, text);
         }
         str_ref scope = t->challenge_scope;
+        str_ref challenge = t->challenge, nonce = t->dpop_nonce;
         decision_conclude_refs(d, res->code, module, reason, reason_text, token_presented);
+        if (!d->permitted && challenge != 0 && d->http_status == 401)
+            d->www_authenticate = challenge;
+        if (!d->permitted)
+            d->dpop_nonce = nonce;
         if (scope != 0) {
             char copy[256]; /* out of the arena first: setting interns into it */
             snprintf(copy, sizeof copy, "%s", decision_str(d, scope));
@@ -339,6 +353,11 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
             return;
         }
         presented = true;
+        az.access_token = token;
+        az.access_token_len = len;
+        /* extract_token accepted only these two schemes. */
+        const char *auth = request_header_get(req, "Authorization", 0);
+        az.token_scheme = auth != NULL && (auth[0] == 'D' || auth[0] == 'd') ? "DPoP" : "Bearer";
         token_failure why;
         vt = token_verify(c->verifier, token, len, d->time, &why);
         if (vt == NULL) {

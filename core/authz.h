@@ -24,6 +24,11 @@ struct fhirpam_authz {
     const json_t *claims; /* verified claims, or NULL when the stack runs without a token */
     const struct verified_token *token; /* holds per-token module data; NULL without a token */
     const fhir_request *fhir;           /* the parsed request */
+    const char *token_scheme;           /* "Bearer" or "DPoP"; NULL without a token */
+    const char *access_token;           /* not NUL-terminated: access_token_len */
+    size_t access_token_len;
+    char cert_thumbprint[48]; /* computed on first use */
+    bool cert_thumbprint_done;
 
     /* The reason the module now running gave, reset before each call. */
     bool reason_set;
@@ -32,6 +37,11 @@ struct fhirpam_authz {
     /* The scope the module now running says would have been needed (RFC
      * 6750 §3 `scope`), reset before each call; "" when none. */
     char challenge_scope[256];
+    /* The challenge and DPoP-Nonce the module now running set, reset
+     * before each call; "" when none. */
+    char challenge_scheme[16];
+    char challenge_error[40];
+    char dpop_nonce[128];
 
     /* Attributes one module leaves for the next (fhirpam_attr_set). */
     struct authz_attr {

@@ -207,3 +207,49 @@ FHIRPAM_API const char *fhirpam_attr_get(const fhirpam_authz *az, const char *na
     }
     return NULL;
 }
+
+/* Challenge words: RFC 7235 token characters we accept (no quotes, no
+ * spaces, no controls), so nothing can break out of the header. */
+static bool challenge_word(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= max)
+        return false;
+    for (; *s; s++) {
+        char c = *s;
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || c == '~' || c == '+' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+FHIRPAM_API void fhirpam_set_challenge(fhirpam_authz *az, const char *scheme, const char *error)
+{
+    if (az == NULL || scheme == NULL || error == NULL ||
+        !challenge_word(scheme, sizeof az->challenge_scheme) ||
+        !challenge_word(error, sizeof az->challenge_error))
+        return;
+    memcpy(az->challenge_scheme, scheme, strlen(scheme) + 1);
+    memcpy(az->challenge_error, error, strlen(error) + 1);
+}
+
+FHIRPAM_API void fhirpam_set_dpop_nonce(fhirpam_authz *az, const char *nonce)
+{
+    if (az != NULL && nonce != NULL && challenge_word(nonce, sizeof az->dpop_nonce))
+        memcpy(az->dpop_nonce, nonce, strlen(nonce) + 1);
+}
+
+FHIRPAM_API const char *fhirpam_token_scheme(const fhirpam_authz *az)
+{
+    return az != NULL ? az->token_scheme : NULL;
+}
+
+FHIRPAM_API const char *fhirpam_access_token(const fhirpam_authz *az, size_t *len)
+{
+    if (az == NULL || az->access_token == NULL)
+        return NULL;
+    if (len != NULL)
+        *len = az->access_token_len;
+    return az->access_token;
+}

@@ -179,6 +179,10 @@ static void write_outcome(const struct fhirpam_decision *d, jsonw *w)
         jw_string(w, decision_str(d, d->www_authenticate));
     else
         jw_null(w);
+    if (d->dpop_nonce) {
+        jw_key(w, "dpop_nonce");
+        jw_string(w, decision_str(d, d->dpop_nonce));
+    }
     jw_key(w, "obligations");
     jw_begin_array(w);
     jw_end_array(w);
@@ -329,4 +333,9 @@ void decision_set_challenge_scope(struct fhirpam_decision *d, const char *scope)
     char value[400];
     snprintf(value, sizeof value, "Bearer error=\"insufficient_scope\", scope=\"%s\"", scope);
     d->www_authenticate = decision_intern_str(d, value);
+}
+
+FHIRPAM_API const char *fhirpam_decision_dpop_nonce(const fhirpam_decision *d)
+{
+    return d != NULL && d->dpop_nonce ? decision_str(d, d->dpop_nonce) : NULL;
 }

@@ -26,6 +26,8 @@ typedef struct trace_entry {
     str_ref reason;
     str_ref reason_text;
     str_ref challenge_scope; /* 0: none */
+    str_ref challenge;       /* a module's own WWW-Authenticate value; 0: none */
+    str_ref dpop_nonce;      /* 0: none */
     int bundle_entry;        /* the batch/transaction entry it ran for, or -1 */
     uint64_t us;
 } trace_entry;
@@ -41,6 +43,7 @@ struct fhirpam_decision {
     str_ref reason;
     str_ref reason_text;
     str_ref www_authenticate; /* 0: none */
+    str_ref dpop_nonce;       /* 0: none */
     str_ref stack;
     char id[40];
     int64_t time; /* evaluation time, epoch seconds */

@@ -113,4 +113,8 @@ bool jws_verify_key(const jwk_key *key, const unsigned char *input, size_t inlen
 int jwk_import(const json_t *jwk, unsigned min_rsa_bits, jws_alg rsa_fallback, jwk_key *out,
                char *why, size_t whylen);
 
+/* The RFC 7638 SHA-256 thumbprint of a public JWK (EC or RSA), base64url,
+ * from the member strings as given. 0, or -1 when a member is missing. */
+int jwk_thumbprint(const json_t *jwk, char out[48]);
+
 #endif

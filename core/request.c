@@ -109,6 +109,11 @@ FHIRPAM_API void fhirpam_request_free(fhirpam_request *req)
     free(req->body);
     free(req->current);
     free(req->client_cert_pem);
+    free(req->client_cert_thumbprint);
+    for (size_t i = 0; i < req->ndevice_attrs; i++) {
+        free(req->device_attrs[i].name);
+        free(req->device_attrs[i].value);
+    }
     free(req);
 }
 
@@ -178,4 +183,44 @@ FHIRPAM_API int64_t fhirpam_now(const fhirpam_authz *az)
 FHIRPAM_API const char *fhirpam_stack_name(const fhirpam_authz *az)
 {
     return az->stack_name;
+}
+
+FHIRPAM_API int fhirpam_request_set_client_cert_thumbprint(fhirpam_request *req,
+                                                           const char *x5t_s256)
+{
+    if (req == NULL || x5t_s256 == NULL)
+        return -1;
+    char *copy = strdup(x5t_s256);
+    if (copy == NULL)
+        return -1;
+    free(req->client_cert_thumbprint);
+    req->client_cert_thumbprint = copy;
+    return 0;
+}
+
+FHIRPAM_API int fhirpam_request_add_device_attr(fhirpam_request *req, const char *name,
+                                                const char *value)
+{
+    if (req == NULL || name == NULL || value == NULL ||
+        req->ndevice_attrs == sizeof req->device_attrs / sizeof req->device_attrs[0])
+        return -1;
+    request_header *a = &req->device_attrs[req->ndevice_attrs];
+    a->name = strdup(name);
+    a->value = strdup(value);
+    if (a->name == NULL || a->value == NULL) {
+        free(a->name);
+        free(a->value);
+        return -1;
+    }
+    req->ndevice_attrs++;
+    return 0;
+}
+
+FHIRPAM_API const char *fhirpam_device_attr(const fhirpam_authz *az, const char *name)
+{
+    for (size_t i = 0; name != NULL && i < az->req->ndevice_attrs; i++) {
+        if (strcmp(az->req->device_attrs[i].name, name) == 0)
+            return az->req->device_attrs[i].value;
+    }
+    return NULL;
 }

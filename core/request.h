@@ -23,6 +23,9 @@ struct fhirpam_request {
     char *current; /* the stored resource, when the host has it */
     size_t current_len;
     char *client_cert_pem;
+    char *client_cert_thumbprint; /* given by the host */
+    request_header device_attrs[16];
+    size_t ndevice_attrs;
     bool has_time;
     int64_t time;
 };

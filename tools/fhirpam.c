@@ -34,7 +34,8 @@ static void usage(FILE *out)
         "  fhirpam check --module NAME|PATH [--modules-dir DIR]   (print its arguments)\n"
         "  fhirpam eval -c FILE -s STACK --request 'METHOD URL' [--token TOKEN | --token-file F]\n"
         "               [--header 'Name: value']... [--body-file F] [--current-file F]\n"
-        "               [--client-cert-file PEM] [--now EPOCH] [--modules-dir DIR] [--pretty]\n"
+        "               [--client-cert-file PEM] [--device-attr NAME=VALUE]... [--now EPOCH]\n"
+        "               [--modules-dir DIR] [--pretty]\n"
         "  fhirpam eval -c FILE --batch FILE|- [--modules-dir DIR]\n"
         "  fhirpam token keygen|sign ...   (fhirpam token --help)\n"
         "  fhirpam revoke --denylist FILE RULE|list|check|compact ...   (fhirpam revoke --help)\n"
@@ -216,6 +217,8 @@ typedef struct eval_options {
     const char *batch;
     char **headers;
     size_t nheaders;
+    char **device_attrs; /* "name=value" */
+    size_t ndevice_attrs;
     bool pretty;
 } eval_options;
 
@@ -268,6 +271,16 @@ static fhirpam_request *request_from_options(const eval_options *o)
         while (*value == ' ' || *value == '\t')
             value++;
         if (fhirpam_request_add_header(req, o->headers[i], value) != 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < o->ndevice_attrs; i++) {
+        char *eq = strchr(o->device_attrs[i], '=');
+        if (eq == NULL) {
+            fprintf(stderr, "fhirpam: --device-attr must be 'name=value'\n");
+            goto fail;
+        }
+        *eq = '\0';
+        if (fhirpam_request_add_device_attr(req, o->device_attrs[i], eq + 1) != 0)
             goto fail;
     }
     if (o->token != NULL && add_bearer(req, o->token) != 0)
@@ -507,6 +520,7 @@ static int cmd_eval(int argc, char **argv)
         {"body-file", required_argument, NULL, 'b'},
         {"current-file", required_argument, NULL, 'C'},
         {"client-cert-file", required_argument, NULL, 'x'},
+        {"device-attr", required_argument, NULL, 'D'},
         {"now", required_argument, NULL, 'n'},
         {"modules-dir", required_argument, NULL, 'm'},
         {"batch", required_argument, NULL, 'B'},
@@ -516,8 +530,12 @@ static int cmd_eval(int argc, char **argv)
     };
     eval_options o = {0};
     o.headers = calloc((size_t)argc, sizeof *o.headers);
-    if (o.headers == NULL)
+    o.device_attrs = calloc((size_t)argc, sizeof *o.device_attrs);
+    if (o.headers == NULL || o.device_attrs == NULL) {
+        free(o.headers);
+        free(o.device_attrs);
         return EXIT_ERROR;
+    }
     int c, rc = EXIT_ERROR;
     while ((c = getopt_long(argc, argv, "c:s:r:t:H:m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -548,6 +566,9 @@ static int cmd_eval(int argc, char **argv)
         case 'x':
             o.cert_file = optarg;
             break;
+        case 'D':
+            o.device_attrs[o.ndevice_attrs++] = optarg;
+            break;
         case 'n':
             o.now = optarg;
             break;
@@ -563,10 +584,12 @@ static int cmd_eval(int argc, char **argv)
         case 'h':
             usage(stdout);
             free(o.headers);
+            free(o.device_attrs);
             return 0;
         default:
             usage(stderr);
             free(o.headers);
+            free(o.device_attrs);
             return EXIT_ERROR;
         }
     }
@@ -575,6 +598,7 @@ static int cmd_eval(int argc, char **argv)
         (o.token != NULL && o.token_file != NULL)) {
         usage(stderr);
         free(o.headers);
+        free(o.device_attrs);
         return EXIT_ERROR;
     }
     fhirpam_error err = {{0}};
@@ -582,6 +606,7 @@ static int cmd_eval(int argc, char **argv)
     if (ctx == NULL) {
         fprintf(stderr, "%s\n", err.text);
         free(o.headers);
+        free(o.device_attrs);
         return EXIT_ERROR;
     }
     if (!single) {
@@ -602,6 +627,7 @@ static int cmd_eval(int argc, char **argv)
     }
     fhirpam_close(ctx);
     free(o.headers);
+    free(o.device_attrs);
     return rc;
 }
 

@@ -138,6 +138,14 @@ FHIRPAM_API int fhirpam_request_set_client_cert_pem(fhirpam_request *req, const 
 
 /* Evaluate at this time (seconds since the epoch) instead of the clock: for
  * tests and replays. */
+/* The SHA-256 thumbprint (base64url, RFC 8705 x5t#S256) of the client
+ * certificate, when the host has it rather than the certificate. Copied. */
+FHIRPAM_API int fhirpam_request_set_client_cert_thumbprint(fhirpam_request *req,
+                                                           const char *x5t_s256);
+/* A device attribute the host vouches for (from its MDM, or a header a
+ * trusted proxy sets): e.g. "managed" = "true". Copied; at most 16. */
+FHIRPAM_API int fhirpam_request_add_device_attr(fhirpam_request *req, const char *name,
+                                                const char *value);
 FHIRPAM_API void fhirpam_request_set_time(fhirpam_request *req, int64_t epoch_seconds);
 
 FHIRPAM_API void fhirpam_request_free(fhirpam_request *req);
@@ -170,6 +178,8 @@ FHIRPAM_API const char *fhirpam_decision_reason(const fhirpam_decision *d);
 /* A sentence a security engineer can act on. Never NULL. */
 FHIRPAM_API const char *fhirpam_decision_reason_text(const fhirpam_decision *d);
 /* The HTTP status a server should answer with when denying (200 on permit). */
+/* A `DPoP-Nonce` value the response must carry (RFC 9449 §8, §9), or NULL. */
+FHIRPAM_API const char *fhirpam_decision_dpop_nonce(const fhirpam_decision *d);
 FHIRPAM_API int fhirpam_decision_http_status(const fhirpam_decision *d);
 /* The WWW-Authenticate value to send, or NULL when none applies. */
 FHIRPAM_API const char *fhirpam_decision_www_authenticate(const fhirpam_decision *d);

@@ -92,6 +92,19 @@ FHIRPAM_API const char *fhirpam_request_body(const fhirpam_authz *az, size_t *le
 FHIRPAM_API const char *fhirpam_request_current(const fhirpam_authz *az, size_t *len);
 /* The client certificate as PEM, or NULL. */
 FHIRPAM_API const char *fhirpam_request_client_cert_pem(const fhirpam_authz *az);
+/* The x5t#S256 of the client certificate (RFC 8705 §3.1: base64url of the
+ * SHA-256 of the leaf's DER), computed from the PEM the host gave, or the
+ * thumbprint it gave; NULL when there is neither, or the PEM does not
+ * parse. Valid during the call. */
+FHIRPAM_API const char *fhirpam_request_client_cert_thumbprint(fhirpam_authz *az);
+/* A device attribute the host attached, or NULL. */
+FHIRPAM_API const char *fhirpam_device_attr(const fhirpam_authz *az, const char *name);
+/* The scheme the token came with ("Bearer" or "DPoP", as the core reads
+ * them, case-insensitively) and the token itself (for RFC 9449 `ath`);
+ * NULL when the stack runs without a token. */
+FHIRPAM_API const char *fhirpam_token_scheme(const fhirpam_authz *az);
+FHIRPAM_API const char *fhirpam_access_token(const fhirpam_authz *az, size_t *len);
+
 /* The evaluation time, seconds since the epoch. */
 FHIRPAM_API int64_t fhirpam_now(const fhirpam_authz *az);
 /* The stack being evaluated (the top-level name the host asked for). */
@@ -240,6 +253,40 @@ FHIRPAM_API void fhirpam_set_challenge_scope(fhirpam_authz *az, const char *scop
  */
 FHIRPAM_API int fhirpam_attr_set(fhirpam_authz *az, const char *name, const char *value);
 FHIRPAM_API const char *fhirpam_attr_get(const fhirpam_authz *az, const char *name);
+
+/*
+ * The challenge for a 401 this module decides: `WWW-Authenticate: <scheme>
+ * error="<error>"` (e.g. "DPoP", "invalid_dpop_proof", RFC 9449 §7.1),
+ * instead of the default Bearer one; and a `DPoP-Nonce` the response must
+ * carry (RFC 9449 §9). Words of letters, digits, '_', '-', '.', '~', '+', '/'
+ * only; anything else makes the call a no-op. Only the deciding module's
+ * values are used.
+ */
+FHIRPAM_API void fhirpam_set_challenge(fhirpam_authz *az, const char *scheme, const char *error);
+FHIRPAM_API void fhirpam_set_dpop_nonce(fhirpam_authz *az, const char *nonce);
+
+/*
+ * A JWS signed by the public JWK in its own header (a DPoP proof, RFC 9449
+ * §4.3): the core's strict compact-JWS parsing and signature check, with the
+ * key imported from the header's `jwk` under the same rules as JWKS keys
+ * (no private members, RSA >= 2048 bits, EC points on the curve) and the
+ * header's `alg`, which must be one of `algs` (names such as "ES256") and
+ * suit the key. On success the proof is filled and 0 returned; the payload
+ * is NUL-terminated, owned by the proof, freed by fhirpam_jws_proof_free.
+ * On failure -1 and a sentence in err. Thread-safe.
+ */
+typedef struct fhirpam_jws_proof {
+    char alg[8];
+    char typ[32];  /* the header's typ, "" when absent */
+    char jkt[48];  /* RFC 7638 SHA-256 thumbprint of the jwk, base64url */
+    char *payload; /* the verified payload (JSON text) */
+    size_t payload_len;
+} fhirpam_jws_proof;
+
+FHIRPAM_API int fhirpam_jws_verify_embedded(const char *jws, size_t len, const char *const *algs,
+                                            size_t nalgs, fhirpam_jws_proof *proof, char *err,
+                                            size_t errlen);
+FHIRPAM_API void fhirpam_jws_proof_free(fhirpam_jws_proof *proof);
 
 /* ------------------------------------------------------------------------ */
 /* Values replaced while requests read them.                                 */

@@ -1,0 +1,44 @@
+/*
+ * fuzz_dpop.c - the DPoP proof path: fhirpam_jws_verify_embedded (a JWS
+ * signed by the JWK in its own header) on arbitrary bytes, and the RFC 3986
+ * normaliser device_trust compares `htu` with. Neither may crash, leak or
+ * read out of bounds; a verified proof always has a thumbprint and a
+ * payload; normalising twice changes nothing.
+ */
+#include <fhirpam/module.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uri.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 16384)
+        return 0;
+    static const char *const algs[] = {"ES256", "PS256", "RS256", "ES384"};
+    fhirpam_jws_proof proof;
+    char err[256];
+    if (fhirpam_jws_verify_embedded((const char *)data, size, algs, 4, &proof, err, sizeof err) ==
+        0) {
+        if (proof.payload == NULL || strlen(proof.jkt) != 43)
+            abort();
+        fhirpam_jws_proof_free(&proof);
+    } else if (err[0] == '\0') {
+        abort();
+    }
+    char *text = malloc(size + 1);
+    if (text == NULL)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    char once[8192], twice[8192];
+    if (uri_normalize(text, once, sizeof once) == 0) {
+        if (uri_normalize(once, twice, sizeof twice) != 0 || strcmp(once, twice) != 0)
+            abort();
+    }
+    free(text);
+    return 0;
+}
