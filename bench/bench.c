@@ -43,6 +43,17 @@ double bench_rate(void (*fn)(void *arg), void *arg, double seconds)
     return (double)ops / (now - start);
 }
 
+void bench_permit(void *arg)
+{
+    bench_case *c = arg;
+    fhirpam_decision *d = fhirpam_authorize(c->ctx, "s", c->req);
+    if (d == NULL || !fhirpam_decision_permitted(d)) {
+        fprintf(stderr, "bench: unexpected deny: %s\n", d ? fhirpam_decision_reason_text(d) : "");
+        exit(1);
+    }
+    fhirpam_decision_free(d);
+}
+
 double bench_best_rate(void (*fn)(void *arg), void *arg)
 {
     double best = 0;

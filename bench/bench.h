@@ -36,6 +36,14 @@ struct fhirpam_context *bench_open(const char *config_text);
 struct fhirpam_request;
 struct fhirpam_request *bench_bearer_request(const char *token, long long now);
 
+/* A request authorized again and again on stack "s" (bench_permit exits
+ * the benchmark if it is ever denied: a row must measure permits). */
+typedef struct bench_case {
+    struct fhirpam_context *ctx;
+    struct fhirpam_request *req;
+} bench_case;
+void bench_permit(void *bench_case_arg);
+
 /* Each part's benchmarks; defined in bench_<part>.c. */
 void bench_core(void);
 void bench_token(void);

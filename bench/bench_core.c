@@ -10,29 +10,13 @@
 
 #include "bench.h"
 
-typedef struct core_case {
-    fhirpam_context *ctx;
-    fhirpam_request *req;
-} core_case;
-
-static void one_decision(void *arg)
-{
-    core_case *c = arg;
-    fhirpam_decision *d = fhirpam_authorize(c->ctx, "s", c->req);
-    if (d == NULL || !fhirpam_decision_permitted(d)) {
-        fprintf(stderr, "bench: unexpected deny\n");
-        exit(1);
-    }
-    fhirpam_decision_free(d);
-}
-
 void bench_core(void)
 {
-    core_case c;
+    bench_case c;
     c.ctx = bench_open("stacks: { s = { token = \"none\"; lines = ( { control = \"required\"; "
                        "module = \"debug\"; } ); }; };");
     c.req = fhirpam_request_new("GET", "Patient/123/Observation?code=8867-4&_count=10");
-    double rate = bench_best_rate(one_decision, &c);
+    double rate = bench_best_rate(bench_permit, &c);
     bench_row("core: no token, 1-line debug stack", rate, 1.0, "audit none");
     fhirpam_request_free(c.req);
     fhirpam_close(c.ctx);
@@ -46,7 +30,7 @@ void bench_core(void)
         "{ control = \"required\"; module = \"debug\"; },"
         "{ control = \"sufficient\"; module = \"debug\"; } ); }; };");
     c.req = fhirpam_request_new("GET", "Patient/123/Observation?code=8867-4&_count=10");
-    rate = bench_best_rate(one_decision, &c);
+    rate = bench_best_rate(bench_permit, &c);
     bench_row("core: no token, 6-line debug stack", rate, 1.0, "audit none");
     fhirpam_request_free(c.req);
     fhirpam_close(c.ctx);

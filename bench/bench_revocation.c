@@ -39,22 +39,6 @@ static char *write_denylist(size_t n, long long now)
     return path;
 }
 
-typedef struct lifecycle_case {
-    fhirpam_context *ctx;
-    fhirpam_request *req;
-} lifecycle_case;
-
-static void one_decision(void *arg)
-{
-    lifecycle_case *c = arg;
-    fhirpam_decision *d = fhirpam_authorize(c->ctx, "s", c->req);
-    if (d == NULL || !fhirpam_decision_permitted(d)) {
-        fprintf(stderr, "bench: unexpected deny: %s\n", d ? fhirpam_decision_reason_text(d) : "");
-        exit(1);
-    }
-    fhirpam_decision_free(d);
-}
-
 void bench_revocation(void)
 {
     long long now = (long long)time(NULL);
@@ -83,8 +67,8 @@ void bench_revocation(void)
         "  { control = \"requisite\"; module = \"revocation\"; args = { denylist = \"%s\"; }; }"
         "\n); };",
         jwks_path, list);
-    lifecycle_case c = {bench_open(text), bench_bearer_request(token, now)};
-    double rate = bench_best_rate(one_decision, &c);
+    bench_case c = {bench_open(text), bench_bearer_request(token, now)};
+    double rate = bench_best_rate(bench_permit, &c);
     bench_row("lifecycle: cached ES256 token, expiry + revocation (100k rules)", rate, 1.0,
               "requisite expiry, requisite revocation");
     fhirpam_request_free(c.req);

@@ -15,22 +15,6 @@
 #define ISS "https://ehr.example.org"
 #define AUD "https://fhir.example.org/r4"
 
-typedef struct scope_case {
-    fhirpam_context *ctx;
-    fhirpam_request *req;
-} scope_case;
-
-static void one_decision(void *arg)
-{
-    scope_case *c = arg;
-    fhirpam_decision *d = fhirpam_authorize(c->ctx, "s", c->req);
-    if (d == NULL || !fhirpam_decision_permitted(d)) {
-        fprintf(stderr, "bench: unexpected deny: %s\n", d ? fhirpam_decision_reason_text(d) : "");
-        exit(1);
-    }
-    fhirpam_decision_free(d);
-}
-
 void bench_scope(void)
 {
     long long now = (long long)time(NULL);
@@ -55,7 +39,7 @@ void bench_scope(void)
              "algorithms = [\"ES256\"]; };\naudit: { sink = \"none\"; };\n"
              "stacks: { s = ( { control = \"required\"; module = \"scope_check\"; } ); };",
              jwks_path);
-    scope_case c = {bench_open(text), fhirpam_request_new("GET", "Observation?patient=Patient/"
+    bench_case c = {bench_open(text), fhirpam_request_new("GET", "Observation?patient=Patient/"
                                                                  "123&category=laboratory&date="
                                                                  "ge2024-01-01")};
     size_t n = strlen(token) + 8;
@@ -63,7 +47,7 @@ void bench_scope(void)
     snprintf(header, n, "Bearer %s", token);
     fhirpam_request_add_header(c.req, "Authorization", header);
     fhirpam_request_set_time(c.req, now);
-    double rate = bench_best_rate(one_decision, &c);
+    double rate = bench_best_rate(bench_permit, &c);
     bench_row("scope_check: cached token, search with 3 parameters", rate, 1.0,
               "12 scopes, required scope_check alone");
     fhirpam_request_free(c.req);

@@ -233,12 +233,13 @@ static bool refuse(token_failure *why, fhirpam_code code, const char *reason, co
 
 static bool refuse(token_failure *why, fhirpam_code code, const char *reason, const char *fmt, ...)
 {
-    why->code = code;
-    snprintf(why->reason, sizeof why->reason, "%s", reason);
+    char text[sizeof why->text];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why->text, sizeof why->text, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    jws_refuse(why, reason, "%s", text);
+    why->code = code;
     return false;
 }
 

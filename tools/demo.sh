@@ -29,6 +29,16 @@ mint expired -600 https://fhir.example.org/r4
 mint other-audience 3540 https://other.example.org/fhir
 mint revoked 3540 https://fhir.example.org/r4
 mint two-hours 7140 https://fhir.example.org/r4
+# A device key, and a token bound to it (cnf.jkt), for the DPoP examples.
+"$cli" token keygen --alg ES256 --kid device --private-key-out "$demo/device.pem" \
+    --jwks-out "$demo/device-jwks.json"
+jkt=$("$cli" token jkt --key "$demo/device.pem")
+printf '{"iss":"https://ehr.example.org","aud":"https://fhir.example.org/r4","sub":"practitioner-7","client_id":"demo-app","scope":"patient/Observation.rs","jti":"demo-bound","iat":%d,"exp":%d,"cnf":{"jkt":"%s"}}' \
+    "$((now - 60))" "$((now + 3540))" "$jkt" |
+    "$cli" token sign --key "$demo/key.pem" --kid demo-rs256 --typ at+jwt --claims - >"$demo/bound.jwt"
+proof() { # proof URL: a fresh DPoP proof for GET URL with the bound token
+    "$cli" token dpop --key "$demo/device.pem" --htm GET --htu "$1" --token "$(cat "$demo/bound.jwt")"
+}
 rm -f "$demo/revoked" "$demo/revoked.lock"
 "$cli" revoke --denylist "$demo_abs/revoked" jti --iss https://ehr.example.org --jti demo-revoked \
     --exp "$((now + 3600))"
@@ -44,6 +54,8 @@ requests=(
     "scopes|GET Observation/9|valid|a read patient/Observation.rs allows"
     "scopes|DELETE Observation/9|valid|a delete it does not: 403 with the scope that would be needed"
     "scopes|GET Observation?_revinclude=Provenance:target|valid|a join into Provenance needs Provenance.s"
+    "dpop|GET Patient/123|bound+proof|a DPoP-bound token with a fresh proof from its key"
+    "dpop|GET Patient/123|bound|the same token sent as Bearer: refused (RFC 9449 7.2)"
     "lifecycle|GET Patient/123|valid|expiry and revocation pass"
     "lifecycle|GET Patient/123|revoked|a token revoked with fhirpam revoke"
     "lifecycle|GET Patient/123|two-hours|a valid token that lives two hours, over max_lifetime"
@@ -58,7 +70,11 @@ if [ "$mode" = --valgrind ]; then
     for r in "${requests[@]}"; do
         IFS='|' read -r stack req token _ <<<"$r"
         tok=""
-        [ "$token" = - ] || tok=",\"token\":\"$(cat "$demo/$token.jwt")\""
+        if [ "$token" = bound+proof ]; then
+            tok=",\"headers\":{\"Authorization\":\"DPoP $(cat "$demo/bound.jwt")\",\"DPoP\":\"$(proof "https://fhir.example.org/r4/${req#* }")\"}"
+        elif [ "$token" != - ]; then
+            tok=",\"token\":\"$(cat "$demo/$token.jwt")\""
+        fi
         printf '{"stack":"%s","method":"%s","url":"%s"%s}\n' "$stack" "${req%% *}" "${req#* }" "$tok" >>"$batch"
     done
     valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
@@ -72,7 +88,12 @@ fi
 for r in "${requests[@]}"; do
     IFS='|' read -r stack req token what <<<"$r"
     args=(eval -c "$demo/fhirpam.conf" --modules-dir "$modules" -s "$stack" --request "$req" --pretty)
-    [ "$token" = - ] || args+=(--token-file "$demo/$token.jwt")
+    if [ "$token" = bound+proof ]; then
+        args+=(--header "Authorization: DPoP $(cat "$demo/bound.jwt")"
+            --header "DPoP: $(proof "https://fhir.example.org/r4/${req#* }")")
+    elif [ "$token" != - ]; then
+        args+=(--token-file "$demo/$token.jwt")
+    fi
     printf '\n### %s  [stack %s, token: %s]\n### %s\n' "$req" "$stack" "$token" "$what"
     "$cli" "${args[@]}" || true
 done

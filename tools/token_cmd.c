@@ -9,12 +9,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "jws.h"
 #include "mint.h"
 
 #define CLAIMS_MAX_BYTES (64 * 1024)
@@ -25,7 +29,10 @@ static void usage(FILE *out)
           "  fhirpam token keygen --alg RS256|PS256|ES256|ES384 --kid KID\n"
           "                       --private-key-out FILE --jwks-out FILE [--bits N]\n"
           "  fhirpam token sign --key FILE --kid KID [--alg ALG] [--typ TYP]\n"
-          "                     --claims FILE|-      (the token on stdout)\n",
+          "                     --claims FILE|-      (the token on stdout)\n"
+          "  fhirpam token jkt --key FILE            (RFC 7638 thumbprint of its public key)\n"
+          "  fhirpam token dpop --key FILE --htm METHOD --htu URL [--token TOKEN]\n"
+          "                     [--nonce N] [--iat T] [--jti J]   (a DPoP proof, RFC 9449)\n",
           out);
 }
 
@@ -206,6 +213,119 @@ static int sign(int argc, char **argv)
     return rc;
 }
 
+static EVP_PKEY *read_key(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    if (key == NULL)
+        fprintf(stderr, "fhirpam token: %s: not a PEM private key\n", path);
+    return key;
+}
+
+/* The public JWK of key as a proof header carries it: no kid, use or alg. */
+static json_t *bare_jwk(EVP_PKEY *key)
+{
+    json_t *jwk = mint_public_jwk(key, "x", NULL);
+    if (jwk != NULL) {
+        json_object_del(jwk, "kid");
+        json_object_del(jwk, "use");
+    }
+    return jwk;
+}
+
+static int jkt(int argc, char **argv)
+{
+    static const struct option opts[] = {{"key", required_argument, NULL, 'K'}, {NULL, 0, NULL, 0}};
+    const char *key_path = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c != 'K') {
+            usage(stderr);
+            return 1;
+        }
+        key_path = optarg;
+    }
+    EVP_PKEY *key = key_path ? read_key(key_path) : NULL;
+    if (key == NULL)
+        return 1;
+    json_t *jwk = bare_jwk(key);
+    char out[48];
+    int rc = jwk != NULL && jwk_thumbprint(jwk, out) == 0 ? 0 : 1;
+    if (rc == 0)
+        printf("%s\n", out);
+    json_decref(jwk);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+static int dpop(int argc, char **argv)
+{
+    const char *key_path = NULL, *htm = NULL, *htu = NULL, *token = NULL, *nonce = NULL;
+    const char *iat = NULL, *jti = NULL;
+    static const struct option opts[] = {
+        {"key", required_argument, NULL, 'K'},   {"htm", required_argument, NULL, 'm'},
+        {"htu", required_argument, NULL, 'u'},   {"token", required_argument, NULL, 't'},
+        {"nonce", required_argument, NULL, 'n'}, {"iat", required_argument, NULL, 'i'},
+        {"jti", required_argument, NULL, 'j'},   {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        const char **slot = c == 'K'   ? &key_path
+                            : c == 'm' ? &htm
+                            : c == 'u' ? &htu
+                            : c == 't' ? &token
+                            : c == 'n' ? &nonce
+                            : c == 'i' ? &iat
+                            : c == 'j' ? &jti
+                                       : NULL;
+        if (slot == NULL) {
+            usage(stderr);
+            return 1;
+        }
+        *slot = optarg;
+    }
+    if (key_path == NULL || htm == NULL || htu == NULL) {
+        usage(stderr);
+        return 1;
+    }
+    EVP_PKEY *key = read_key(key_path);
+    if (key == NULL)
+        return 1;
+    const char *alg = EVP_PKEY_is_a(key, "RSA") ? "PS256" : "ES256";
+    json_t *header =
+        json_pack("{s:s,s:s,s:o}", "typ", "dpop+jwt", "alg", alg, "jwk", bare_jwk(key));
+    unsigned char random_id[16];
+    RAND_bytes(random_id, sizeof random_id);
+    char *random_jti = mint_b64url(random_id, sizeof random_id);
+    json_t *claims =
+        json_pack("{s:s,s:s,s:s,s:I}", "jti", jti ? jti : random_jti, "htm", htm, "htu", htu, "iat",
+                  (json_int_t)(iat ? strtoll(iat, NULL, 10) : (long long)time(NULL)));
+    if (token != NULL) {
+        unsigned char digest[32];
+        unsigned int n = 0;
+        EVP_Digest(token, strlen(token), digest, &n, EVP_sha256(), NULL);
+        char *ath = mint_b64url(digest, 32);
+        json_object_set_new(claims, "ath", json_string(ath));
+        free(ath);
+    }
+    if (nonce != NULL)
+        json_object_set_new(claims, "nonce", json_string(nonce));
+    char *h = json_dumps(header, JSON_COMPACT), *p = json_dumps(claims, JSON_COMPACT);
+    char *proof = h && p ? mint_token(key, alg, h, p) : NULL;
+    int rc = proof ? 0 : 1;
+    if (proof)
+        printf("%s\n", proof);
+    free(proof);
+    free(h);
+    free(p);
+    free(random_jti);
+    json_decref(claims);
+    json_decref(header);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
 int token_cmd_main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0) {
@@ -217,6 +337,10 @@ int token_cmd_main(int argc, char **argv)
         return keygen(argc - 1, argv + 1);
     if (strcmp(argv[1], "sign") == 0)
         return sign(argc - 1, argv + 1);
+    if (strcmp(argv[1], "jkt") == 0)
+        return jkt(argc - 1, argv + 1);
+    if (strcmp(argv[1], "dpop") == 0)
+        return dpop(argc - 1, argv + 1);
     fprintf(stderr, "fhirpam token: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 1;
