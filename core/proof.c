@@ -186,6 +186,10 @@ static int embedded_key(void *cookie, const json_t *header, const jwk_key **key,
         if (json_object_get(jwk, private_members[i]) != NULL)
             return jws_refuse(why, "bad_jwk", "the proof's jwk has private member '%s'",
                               private_members[i]);
+    const json_t *jwk_alg = json_object_get(jwk, "alg");
+    if (jwk_alg != NULL &&
+        !(json_is_string(jwk_alg) && strcmp(json_string_value(jwk_alg), name) == 0))
+        return jws_refuse(why, "alg_key_mismatch", "the proof's alg is not its jwk's own alg");
     if (jwk_thumbprint(jwk, e->proof->jkt) != 0)
         return jws_refuse(why, "bad_jwk", "the proof's jwk is not an EC or RSA public key");
     e->key = find_key(e->proof->jkt);

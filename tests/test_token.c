@@ -1054,6 +1054,56 @@ START_TEST(core_claims_reach_modules)
 }
 END_TEST
 
+/* The audit record names the token (iss, sub, client_id, jti) but never
+ * contains it, whether it was accepted or refused. */
+START_TEST(audit_never_holds_the_token)
+{
+    char log[512], text[4096];
+    snprintf(log, sizeof log, "%s/audit.jsonl", tu_tmpdir());
+    snprintf(text, sizeof text,
+             "%s\naudit: { sink = \"file\"; path = \"%s\"; required = true; };\n"
+             "stacks: { s = ( { control = \"required\"; module = \"%s/modules/claims_probe.so\"; "
+             "} ); };",
+             verifier_text(""), log, tu_build_dir());
+    fhirpam_error err = {{0}};
+    fhirpam_context *ctx = tu_open(text, &err);
+    ck_assert_msg(ctx != NULL, "%s", err.text);
+    char *good = mint("rs1", "RS256", HDR("RS256", "rs1"), GOOD);
+    char *bad = mint("other", "RS256", HDR("RS256", "rs1"), GOOD);
+    char bearer[4096];
+    snprintf(bearer, sizeof bearer, "Bearer %s", good);
+    fhirpam_decision_free(authorize_with(ctx, "Authorization", bearer, NULL, NULL));
+    snprintf(bearer, sizeof bearer, "Bearer %s", bad);
+    fhirpam_decision_free(authorize_with(ctx, "Authorization", bearer, NULL, NULL));
+    fhirpam_close(ctx);
+
+    FILE *f = fopen(log, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[16384];
+    int lines = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        lines++;
+        /* No segment of either token appears: header, payload or signature. */
+        const char *tokens[] = {good, bad};
+        for (int t = 0; t < 2; t++) {
+            char segment[64];
+            const char *dot2 = strrchr(tokens[t], '.');
+            snprintf(segment, sizeof segment, "%.40s", dot2 + 1);
+            ck_assert_msg(strstr(line, segment) == NULL, "audit line holds a signature: %s", line);
+            snprintf(segment, sizeof segment, "%.40s", strchr(tokens[t], '.') + 1);
+            ck_assert_msg(strstr(line, segment) == NULL, "audit line holds a payload: %s", line);
+        }
+        json_t *v = json_loads(line, 0, NULL);
+        ck_assert_msg(v != NULL, "audit line is not JSON: %s", line);
+        json_decref(v);
+    }
+    fclose(f);
+    ck_assert_int_eq(lines, 2);
+    free(good);
+    free(bad);
+}
+END_TEST
+
 int main(void)
 {
     setup_keys();
@@ -1086,6 +1136,7 @@ int main(void)
     t = tcase_create("core");
     tcase_add_test(t, core_authorization_header);
     tcase_add_test(t, core_claims_reach_modules);
+    tcase_add_test(t, audit_never_holds_the_token);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
