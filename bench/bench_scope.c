@@ -25,7 +25,8 @@ void bench_scope(void)
     char claims[1024];
     snprintf(claims, sizeof claims,
              "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"Practitioner/7\",\"client_id\":"
-             "\"dashboard\",\"jti\":\"j-1\",\"iat\":%lld,\"exp\":%lld,\"patient\":\"123\","
+             "\"dashboard\",\"jti\":\"j-1\",\"iat\":%lld,\"exp\":%lld,\"patient\":\"123e4567-e89b-"
+             "12d3-a456-426614174000\","
              "\"scope\":\"launch openid fhirUser patient/Patient.rs patient/Condition.rs "
              "patient/MedicationRequest.rs patient/AllergyIntolerance.rs patient/Encounter.rs "
              "patient/Observation.rs patient/DiagnosticReport.rs patient/Immunization.rs "
@@ -50,6 +51,25 @@ void bench_scope(void)
     double rate = bench_best_rate(bench_permit, &c);
     bench_row("scope_check: cached token, search with 3 parameters", rate, 1.0,
               "12 scopes, required scope_check alone");
+    fhirpam_request_free(c.req);
+    fhirpam_close(c.ctx);
+
+    /* The same search through scope_check and patient_link. */
+    snprintf(text, sizeof text,
+             "token: { issuer = \"" ISS "\"; audience = \"" AUD "\"; jwks = \"%s\"; "
+             "algorithms = [\"ES256\"]; };\naudit: { sink = \"none\"; };\n"
+             "stacks: { s = ( { control = \"requisite\"; module = \"scope_check\"; },\n"
+             "  { control = \"required\"; module = \"patient_link\"; } ); };",
+             jwks_path);
+    c = (bench_case){bench_open(text),
+                     fhirpam_request_new("GET", "Observation?patient=Patient/"
+                                                "123e4567-e89b-12d3-a456-426614174000&category="
+                                                "laboratory&date=ge2024-01-01")};
+    fhirpam_request_add_header(c.req, "Authorization", header);
+    fhirpam_request_set_time(c.req, now);
+    rate = bench_best_rate(bench_permit, &c);
+    bench_row("scope_check + patient_link: cached token, same search", rate, 1.0,
+              "patient claim = the patient searched");
     fhirpam_request_free(c.req);
     fhirpam_close(c.ctx);
     free(header);
