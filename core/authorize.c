@@ -373,6 +373,10 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
         run_bundle(c, fs, &az, d, presented);
     else
         run_stack(fs, &az, d, presented, -1);
+    if (d->permitted && az.obligations != NULL && json_array_size(az.obligations) > 0)
+        d->obligations = az.obligations;
+    else
+        json_decref(az.obligations);
     authz_release_temps(&az);
     fhir_request_clear(&fhir);
     if (vt != NULL)

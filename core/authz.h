@@ -43,6 +43,10 @@ struct fhirpam_authz {
     char challenge_error[40];
     char dpop_nonce[128];
 
+    /* Obligations modules added (fhirpam_add_obligation): a JSON array, or
+     * NULL; the decision takes it when it is a permit. */
+    json_t *obligations;
+
     /* Attributes one module leaves for the next (fhirpam_attr_set). */
     struct authz_attr {
         char name[32];

@@ -185,6 +185,22 @@ static void write_outcome(const struct fhirpam_decision *d, jsonw *w)
     }
     jw_key(w, "obligations");
     jw_begin_array(w);
+    size_t i;
+    const json_t *o;
+    json_array_foreach(d->obligations, i, o)
+    {
+        jw_begin_object(w);
+        const char *key;
+        const json_t *value;
+        json_object_foreach((json_t *)o, key, value)
+        {
+            if (!json_is_string(value))
+                continue; /* fhirpam_add_obligation keeps strings only */
+            jw_key(w, key);
+            jw_string(w, json_string_value(value));
+        }
+        jw_end_object(w);
+    }
     jw_end_array(w);
 }
 
@@ -319,6 +335,7 @@ FHIRPAM_API void fhirpam_decision_free(fhirpam_decision *d)
 {
     if (d == NULL)
         return;
+    json_decref(d->obligations);
     if (d->trace != d->inline_trace)
         free(d->trace);
     if (d->arena != d->inline_arena)

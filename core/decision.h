@@ -8,6 +8,7 @@
 #define FHIRPAM_CORE_DECISION_H
 
 #include <fhirpam/fhirpam.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -48,6 +49,8 @@ struct fhirpam_decision {
     char id[40];
     int64_t time; /* evaluation time, epoch seconds */
     uint64_t duration_us;
+
+    json_t *obligations; /* array of objects {type, ...params}, or NULL */
 
     /* What the audit record says about the token (never the token itself). */
     str_ref iss, sub, client_id, jti, patient;

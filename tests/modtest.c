@@ -137,6 +137,8 @@ modtest_result modtest_run(modtest *m, const modtest_request *r)
     }
     if (az.challenge_scope[0] != '\0')
         snprintf(res.challenge_scope, sizeof res.challenge_scope, "%s", az.challenge_scope);
+    res.obligations = json_array_size(az.obligations);
+    json_decref(az.obligations);
     authz_release_temps(&az);
     fhir_request_clear(&fhir);
     json_decref(claims);

@@ -33,6 +33,7 @@ typedef struct modtest_result {
     char reason[48];
     char reason_text[320];
     char challenge_scope[256]; /* fhirpam_set_challenge_scope(), or "" */
+    size_t obligations;        /* fhirpam_add_obligation() calls that took */
 } modtest_result;
 
 /* Call authorize once. The request is parsed first, as the core does (no

@@ -6,15 +6,21 @@
  * claim, and the expected code and reason word.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "mint.h"
 #include "modtest.h"
+#include "testutil.h"
 
 #define P123 "{\"patient\":\"123\"}"
 #define OBS(subject)                                                                               \
     "{\"resourceType\":\"Observation\",\"status\":\"final\",\"subject\":{\"reference\":\"" subject \
     "\"}}"
+#define OBS_123 OBS("Patient/123")
+#define OBS_456 OBS("Patient/456")
 
 typedef struct row {
     const char *args; /* NULL: R4 defaults */
@@ -160,6 +166,23 @@ static const row rows[] = {
     {NULL, "GET", "$export", NULL, NULL, P123, MM, "operation_outside"},
     {NULL, "POST", "Observation/$validate", OBS("Patient/123"), NULL, P123, MM,
      "operation_outside"},
+    /* unresolved = "check_response": permitted with an obligation instead. */
+    {"{ unresolved = \"check_response\"; }", "GET", "Observation/1", NULL, NULL, P123, OK, NULL},
+    {"{ unresolved = \"check_response\"; }", "GET", "Observation/1/_history/2", NULL, NULL, P123,
+     OK, NULL},
+    {"{ unresolved = \"check_response\"; }", "GET",
+     "Observation?subject=Patient/123&_include=Observation:performer", NULL, NULL, P123, OK, NULL},
+    {"{ unresolved = \"check_response\"; }", "GET",
+     "Patient/123/Observation?_revinclude=Provenance:target", NULL, NULL, P123, OK, NULL},
+    {"{ unresolved = \"check_response\"; }", "GET", "Observation/1", NULL, OBS("Patient/456"), P123,
+     MM, "stored_outside"},
+    {"{ unresolved = \"check_response\"; }", "DELETE", "Observation/1", NULL, NULL, P123, MM,
+     "unresolved_resource"},
+    {"{ unresolved = \"check_response\"; }", "GET", "Observation?code=1", NULL, NULL, P123, MM,
+     "unconstrained_search"},
+    {"{ unresolved = \"check_response\"; }", "GET",
+     "Observation?code=1&_include=Observation:performer", NULL, NULL, P123, MM,
+     "unconstrained_search"},
     /* R5's table. */
     {"{ fhir_version = \"R5\"; }", "GET", "Patient/123", NULL, NULL, P123, OK, NULL},
     {"{ fhir_version = \"R5\"; }", "GET", "Observation?subject=Patient/123", NULL, NULL, P123, OK,
@@ -171,6 +194,18 @@ static const row rows[] = {
      "stored_outside"},
     {"{ fhir_version = \"R5\"; }", "GET", "Medication/1", NULL, NULL, P123, OK, NULL},
 };
+
+/* The permits that hold only if the response is checked: with
+ * unresolved = "check_response", a read by id with no stored resource, and
+ * a search that names _include or _revinclude. */
+static size_t expected_obligations(const row *r)
+{
+    if (r->args == NULL || strstr(r->args, "check_response") == NULL || r->current != NULL)
+        return 0;
+    bool by_id = strchr(r->url, '?') == NULL && strncmp(r->url, "Patient/", 8) != 0;
+    bool joins = strstr(r->url, "_include=") != NULL || strstr(r->url, "_revinclude=") != NULL;
+    return by_id || joins ? 1 : 0;
+}
 
 START_TEST(table)
 {
@@ -190,7 +225,170 @@ START_TEST(table)
     if (r->reason != NULL)
         ck_assert_msg(strcmp(res.reason, r->reason) == 0, "row %d %s %s: reason %s (%s)", _i,
                       r->method, r->url, res.reason, res.reason_text);
+    ck_assert_msg(res.obligations == (r->code == OK ? expected_obligations(r) : 0),
+                  "row %d %s %s: %zu obligations", _i, r->method, r->url, res.obligations);
     modtest_close(m);
+}
+END_TEST
+
+/* Obligations end to end: a permit that holds only if the response is the
+ * patient's, checked with fhirpam_check_response on resources and Bundles.
+ * Writes the key set and returns the configuration text; bearer receives a
+ * patient/ read-search token for patient 123. */
+static const char *obligation_config(EVP_PKEY *key, char *bearer, size_t len)
+{
+    static char conf[2048];
+    json_t *set = json_pack("{s:[o]}", "keys", mint_public_jwk(key, "k1", "ES256"));
+    char *jwks = json_dumps(set, 0);
+    const char *jwks_path = tu_write("jwks.json", jwks);
+    snprintf(conf, sizeof conf,
+             "token: { issuer = \"https://ehr\"; audience = \"https://fhir\"; jwks = \"%s\"; "
+             "algorithms = [\"ES256\"]; };\n"
+             "stacks: { s = ( { control = \"requisite\"; module = \"scope_check\"; },\n"
+             " { control = \"required\"; module = \"patient_link\"; args = { unresolved = "
+             "\"check_response\"; }; } ); };",
+             jwks_path);
+    char *token = mint_token(key, "ES256", "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+                             "{\"iss\":\"https://ehr\",\"aud\":\"https://fhir\",\"exp\":"
+                             "1800000600,\"patient\":\"123\",\"scope\":\"patient/*.rs\"}");
+    snprintf(bearer, len, "Bearer %s", token);
+    free(token);
+    free(jwks);
+    json_decref(set);
+    return conf;
+}
+
+static fhirpam_context *obligation_context(EVP_PKEY *key, char *bearer, size_t len)
+{
+    fhirpam_error err = {{0}};
+    fhirpam_context *ctx = tu_open(obligation_config(key, bearer, len), &err);
+    ck_assert_msg(ctx != NULL, "%s", err.text);
+    return ctx;
+}
+
+static fhirpam_decision *get(fhirpam_context *ctx, const char *bearer, const char *url)
+{
+    fhirpam_request *req = fhirpam_request_new("GET", url);
+    fhirpam_request_add_header(req, "Authorization", bearer);
+    fhirpam_request_set_time(req, 1800000000);
+    fhirpam_decision *d = fhirpam_authorize(ctx, "s", req);
+    fhirpam_request_free(req);
+    ck_assert_ptr_nonnull(d);
+    return d;
+}
+
+START_TEST(check_response)
+{
+    EVP_PKEY *key = mint_keygen("ES256", 0);
+    char bearer[2048];
+    fhirpam_context *ctx = obligation_context(key, bearer, sizeof bearer);
+    fhirpam_decision *d = get(ctx, bearer, "Observation/1");
+    ck_assert_msg(fhirpam_decision_permitted(d), "%s", fhirpam_decision_reason_text(d));
+    char *json = fhirpam_decision_json(d);
+    ck_assert_msg(strstr(json, "\"obligations\":[{\"type\":\"patient_compartment\",\"patient\":"
+                               "\"123\",\"fhir_version\":\"R4\"}]") != NULL,
+                  "%s", json);
+    free(json);
+    size_t *remove, nremove;
+    static const struct {
+        const char *body;
+        int rc;
+    } resources[] = {
+        {OBS("Patient/123"), 1},
+        {OBS("Patient/456"), 0},
+        {"{\"resourceType\":\"Observation\"}", 0},
+        {"{\"resourceType\":\"Medication\",\"id\":\"m\"}", 1},
+        {"{\"resourceType\":\"Patient\",\"id\":\"123\"}", 1},
+        {"{\"resourceType\":\"Patient\",\"id\":\"456\"}", 0},
+        {"not json", -1},
+    };
+    for (size_t i = 0; i < sizeof resources / sizeof resources[0]; i++) {
+        int rc = fhirpam_check_response(d, resources[i].body, strlen(resources[i].body), &remove,
+                                        &nremove);
+        ck_assert_msg(rc == resources[i].rc, "resource %zu: %d", i, rc);
+        ck_assert_uint_eq(nremove, 0);
+        free(remove);
+    }
+    /* A searchset mixing two patients: the other patient's entries go. */
+    const char *bundle = "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":["
+                         "{\"resource\":" OBS_123 "},"
+                         "{\"resource\":" OBS_456 "},"
+                         "{\"resource\":{\"resourceType\":\"Medication\"}},"
+                         "{\"resource\":{\"resourceType\":\"OperationOutcome\"}},"
+                         "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"123\"}},"
+                         "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"456\"}},"
+                         "{\"fullUrl\":\"x\"}]}";
+    ck_assert_int_eq(fhirpam_check_response(d, bundle, strlen(bundle), &remove, &nremove), 1);
+    ck_assert_uint_eq(nremove, 3);
+    ck_assert_uint_eq(remove[0], 1);
+    ck_assert_uint_eq(remove[1], 5);
+    ck_assert_uint_eq(remove[2], 6);
+    free(remove);
+    fhirpam_decision_free(d);
+
+    /* Without obligations any body passes; a deny checks nothing. */
+    d = get(ctx, bearer, "Patient/123");
+    ck_assert(fhirpam_decision_permitted(d));
+    ck_assert_int_eq(fhirpam_check_response(d, OBS("Patient/456"), strlen(OBS("Patient/456")),
+                                            &remove, &nremove),
+                     1);
+    fhirpam_decision_free(d);
+    d = get(ctx, bearer, "Patient/456");
+    ck_assert(!fhirpam_decision_permitted(d));
+    ck_assert_int_eq(fhirpam_check_response(d, "{}", 2, &remove, &nremove), -1);
+    fhirpam_decision_free(d);
+    fhirpam_close(ctx);
+    EVP_PKEY_free(key);
+}
+END_TEST
+
+/* The CLI shows the same check: `eval --response-file` adds what the host
+ * would send. */
+START_TEST(cli_response_file)
+{
+    const char *cli = getenv("FHIRPAM_CLI");
+    ck_assert_ptr_nonnull(cli);
+    EVP_PKEY *key = mint_keygen("ES256", 0);
+    char bearer[2048];
+    const char *conf = tu_config(obligation_config(key, bearer, sizeof bearer));
+    const char *bundle =
+        tu_write("response.json", "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":["
+                                  "{\"resource\":" OBS_456 "},{\"resource\":" OBS_123 "}]}");
+    const char *single = tu_write("single.json", OBS_456);
+    const char *bodies[] = {bundle, single};
+    const char *want[] = {"{\"send\":true,\"remove_entries\":[0]}",
+                          "{\"send\":false,\"remove_entries\":[]}"};
+    for (size_t i = 0; i < 2; i++) {
+        char header[2100];
+        snprintf(header, sizeof header, "Authorization: %s", bearer);
+        char *argv[] = {(char *)cli,
+                        "eval",
+                        "-c",
+                        (char *)conf,
+                        "--modules-dir",
+                        (char *)tu_modules_dir(),
+                        "-s",
+                        "s",
+                        "--request",
+                        "GET Observation/1",
+                        "--header",
+                        header,
+                        "--now",
+                        "1800000000",
+                        "--response-file",
+                        (char *)bodies[i],
+                        NULL};
+        char *out, *err;
+        ck_assert_msg(tu_run(argv, NULL, &out, &err) == 0, "%s %s", out, err);
+        json_t *d = json_loads(out, 0, NULL);
+        char *response = json_dumps(json_object_get(d, "response"), JSON_COMPACT);
+        ck_assert_msg(response != NULL && strcmp(response, want[i]) == 0, "%s", out);
+        free(response);
+        json_decref(d);
+        free(out);
+        free(err);
+    }
+    EVP_PKEY_free(key);
 }
 END_TEST
 
@@ -209,6 +407,8 @@ int main(void)
     TCase *t = tcase_create("patient_link");
     tcase_add_loop_test(t, table, 0, sizeof rows / sizeof rows[0]);
     tcase_add_test(t, bad_arguments);
+    tcase_add_test(t, check_response);
+    tcase_add_test(t, cli_response_file);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

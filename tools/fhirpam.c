@@ -35,7 +35,7 @@ static void usage(FILE *out)
         "  fhirpam eval -c FILE -s STACK --request 'METHOD URL' [--token TOKEN | --token-file F]\n"
         "               [--header 'Name: value']... [--body-file F] [--current-file F]\n"
         "               [--client-cert-file PEM] [--device-attr NAME=VALUE]... [--now EPOCH]\n"
-        "               [--modules-dir DIR] [--pretty]\n"
+        "               [--response-file F] [--modules-dir DIR] [--pretty]\n"
         "  fhirpam eval -c FILE --batch FILE|- [--modules-dir DIR]\n"
         "  fhirpam token keygen|sign ...   (fhirpam token --help)\n"
         "  fhirpam revoke --denylist FILE RULE|list|check|compact ...   (fhirpam revoke --help)\n"
@@ -201,6 +201,33 @@ static int cmd_check(int argc, char **argv)
     return 0;
 }
 
+/* The decision JSON with a "response" member: what fhirpam_check_response
+ * says of the response body in `path` ({"send": bool, "remove_entries": [..]}). */
+static char *with_response_check(const fhirpam_decision *d, const char *decision_json,
+                                 const char *path)
+{
+    size_t len;
+    char *body = read_file(path, &len);
+    json_t *v = json_loads(decision_json, 0, NULL);
+    if (body == NULL || v == NULL) {
+        free(body);
+        json_decref(v);
+        return NULL;
+    }
+    size_t *remove = NULL, nremove = 0;
+    int rc = fhirpam_check_response(d, body, len, &remove, &nremove);
+    json_t *entries = json_array();
+    for (size_t i = 0; i < nremove; i++)
+        json_array_append_new(entries, json_integer((json_int_t)remove[i]));
+    json_object_set_new(v, "response",
+                        json_pack("{s:b,s:o}", "send", rc == 1, "remove_entries", entries));
+    char *out = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    free(remove);
+    free(body);
+    json_decref(v);
+    return out;
+}
+
 /* ---- eval ---- */
 
 typedef struct eval_options {
@@ -219,6 +246,7 @@ typedef struct eval_options {
     size_t nheaders;
     char **device_attrs; /* "name=value" */
     size_t ndevice_attrs;
+    const char *response_file;
     bool pretty;
 } eval_options;
 
@@ -521,6 +549,7 @@ static int cmd_eval(int argc, char **argv)
         {"current-file", required_argument, NULL, 'C'},
         {"client-cert-file", required_argument, NULL, 'x'},
         {"device-attr", required_argument, NULL, 'D'},
+        {"response-file", required_argument, NULL, 'R'},
         {"now", required_argument, NULL, 'n'},
         {"modules-dir", required_argument, NULL, 'm'},
         {"batch", required_argument, NULL, 'B'},
@@ -569,6 +598,9 @@ static int cmd_eval(int argc, char **argv)
         case 'D':
             o.device_attrs[o.ndevice_attrs++] = optarg;
             break;
+        case 'R':
+            o.response_file = optarg;
+            break;
         case 'n':
             o.now = optarg;
             break;
@@ -616,6 +648,11 @@ static int cmd_eval(int argc, char **argv)
         if (req != NULL) {
             fhirpam_decision *d = fhirpam_authorize(ctx, o.stack, req);
             char *text = fhirpam_decision_json(d);
+            if (text != NULL && o.response_file != NULL && fhirpam_decision_permitted(d)) {
+                char *with = with_response_check(d, text, o.response_file);
+                free(text);
+                text = with;
+            }
             if (text != NULL) {
                 print_json(text, o.pretty);
                 rc = fhirpam_decision_permitted(d) ? EXIT_PERMIT : EXIT_DENY;

@@ -180,6 +180,17 @@ FHIRPAM_API const char *fhirpam_decision_reason_text(const fhirpam_decision *d);
 /* The HTTP status a server should answer with when denying (200 on permit). */
 /* A `DPoP-Nonce` value the response must carry (RFC 9449 §8, §9), or NULL. */
 FHIRPAM_API const char *fhirpam_decision_dpop_nonce(const fhirpam_decision *d);
+/*
+ * Checks a response body (a resource, or a Bundle of search results) against
+ * the decision's obligations before the host sends it. Returns 1 when it may
+ * be sent (after removing, from a Bundle, the entries listed in *remove:
+ * 0-based indexes into Bundle.entry, ascending, *nremove of them, an array
+ * the caller frees), 0 when it must not be sent, -1 when the body is not
+ * JSON or the decision is not a permit. A decision without obligations
+ * allows any body. Thread-safe; the decision is not changed.
+ */
+FHIRPAM_API int fhirpam_check_response(const fhirpam_decision *d, const char *body, size_t len,
+                                       size_t **remove, size_t *nremove);
 FHIRPAM_API int fhirpam_decision_http_status(const fhirpam_decision *d);
 /* The WWW-Authenticate value to send, or NULL when none applies. */
 FHIRPAM_API const char *fhirpam_decision_www_authenticate(const fhirpam_decision *d);

@@ -288,6 +288,31 @@ FHIRPAM_API int fhirpam_jws_verify_embedded(const char *jws, size_t len, const c
                                             size_t errlen);
 FHIRPAM_API void fhirpam_jws_proof_free(fhirpam_jws_proof *proof);
 
+/*
+ * The FHIR Patient compartment (CompartmentDefinition/patient of "R4" or
+ * "R5", built into the core). fhirpam_compartment_type: 1 when resources of
+ * `type` can be in a patient's compartment (Patient included), 0 when not,
+ * -1 for an unknown version. fhirpam_compartment_param: `param` is one of
+ * the type's compartment search parameters. fhirpam_compartment_contains:
+ * the resource (JSON text) is Patient/<patient_id> or references it through
+ * one of its type's compartment elements. Thread-safe.
+ */
+FHIRPAM_API int fhirpam_compartment_type(const char *version, const char *type);
+FHIRPAM_API bool fhirpam_compartment_param(const char *version, const char *type,
+                                           const char *param);
+FHIRPAM_API bool fhirpam_compartment_contains(const char *version, const char *resource, size_t len,
+                                              const char *patient_id);
+
+/*
+ * An obligation on a permit: a condition the response must meet, which the
+ * host checks with fhirpam_check_response() (fhirpam.h) before sending it.
+ * `type` names it; `params` is a JSON object text of its parameters. The one
+ * the core can check: "patient_compartment" with {"patient": "<id>",
+ * "fhir_version": "R4"|"R5"}. Returns 0, or -1 (unknown type, bad params):
+ * a module must then not permit.
+ */
+FHIRPAM_API int fhirpam_add_obligation(fhirpam_authz *az, const char *type, const char *params);
+
 /* ------------------------------------------------------------------------ */
 /* Values replaced while requests read them.                                 */
 

@@ -17,20 +17,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "compartment.h"
-
 static const fhirpam_arg_spec patient_link_args[] = {
     {"fhir_version", FHIRPAM_ARG_STRING, "R4", "R4 | R5: the compartment definition to use"},
     {"patient_claim", FHIRPAM_ARG_STRING, "patient", "the claim naming the launch patient"},
     {"non_compartment_reads", FHIRPAM_ARG_STRING, "permit",
      "permit | deny reads of types outside the compartment (Medication, Practitioner...)"},
+    {"unresolved", FHIRPAM_ARG_STRING, "deny",
+     "deny | check_response: a read whose result the request cannot show (by id without the "
+     "stored resource, _include) is denied, or permitted with an obligation on the response"},
     {NULL, 0, NULL, NULL},
 };
 
 typedef struct patient_link {
-    const compartment_table *table;
+    char version[4]; /* "R4" or "R5" */
     char *claim;
     bool deny_outside_reads;
+    bool check_response; /* unresolved reads: permit with an obligation */
 } patient_link;
 
 static void patient_link_close(void *instance)
@@ -45,6 +47,11 @@ static int patient_link_open(const fhirpam_args *args, void **instance, fhirpam_
 {
     const char *version = fhirpam_args_string(args, "fhir_version", "R4");
     const char *reads = fhirpam_args_string(args, "non_compartment_reads", "permit");
+    const char *unresolved = fhirpam_args_string(args, "unresolved", "deny");
+    if (strcmp(unresolved, "deny") != 0 && strcmp(unresolved, "check_response") != 0) {
+        fhirpam_error_set(err, "unresolved must be \"deny\" or \"check_response\"");
+        return -1;
+    }
     if (strcmp(version, "R4") != 0 && strcmp(version, "R5") != 0) {
         fhirpam_error_set(err, "fhir_version must be \"R4\" or \"R5\"");
         return -1;
@@ -60,32 +67,11 @@ static int patient_link_open(const fhirpam_args *args, void **instance, fhirpam_
         fhirpam_error_set(err, "out of memory");
         return -1;
     }
-    pl->table = strcmp(version, "R5") == 0 ? &compartment_r5 : &compartment_r4;
+    memcpy(pl->version, version, 3);
     pl->deny_outside_reads = strcmp(reads, "deny") == 0;
+    pl->check_response = strcmp(unresolved, "check_response") == 0;
     *instance = pl;
     return 0;
-}
-
-/* The links of a resource type (a run of the table, sorted by resource),
- * or none: a binary search for the run's first row. */
-static const compartment_link *links_of(const compartment_table *t, const char *type, size_t *n)
-{
-    *n = 0;
-    if (type == NULL)
-        return NULL;
-    size_t lo = 0, hi = t->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(t->links[mid].resource, type) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t end = lo;
-    while (end < t->n && strcmp(t->links[end].resource, type) == 0)
-        end++;
-    *n = end - lo;
-    return *n > 0 ? &t->links[lo] : NULL;
 }
 
 static fhirpam_code mismatch(fhirpam_authz *az, const char *word, const char *fmt, ...)
@@ -103,52 +89,35 @@ static fhirpam_code mismatch(fhirpam_authz *az, const char *word, const char *fm
     return FHIRPAM_PATIENT_MISMATCH;
 }
 
-/* True when some element at path (under node) holds a reference to want
- * ("Patient/123"). Arrays anywhere along the path are searched. */
-static bool path_references(const json_t *node, const char *path, const char *want)
-{
-    if (json_is_array(node)) {
-        size_t i;
-        const json_t *item;
-        json_array_foreach(node, i, item) if (path_references(item, path, want)) return true;
-        return false;
-    }
-    if (*path == '\0') {
-        const char *ref = json_string_value(json_object_get(node, "reference"));
-        return ref != NULL && strcmp(ref, want) == 0;
-    }
-    const char *dot = strchr(path, '.');
-    size_t len = dot ? (size_t)(dot - path) : strlen(path);
-    char name[64];
-    if (len >= sizeof name)
-        return false;
-    memcpy(name, path, len);
-    name[len] = '\0';
-    const json_t *child = json_object_get(node, name);
-    return child != NULL && path_references(child, dot ? dot + 1 : "", want);
-}
-
 /* The resource text (a body or a stored version) is of `type` and in the
- * patient's compartment through one of its compartment elements. */
+ * patient's compartment (fhirpam_compartment_contains). */
 static bool resource_in_compartment(const patient_link *pl, const char *text, size_t len,
-                                    const char *type, const char *patient_id, const char *want)
+                                    const char *type, const char *patient_id)
 {
     json_t *doc = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
     const char *rt = json_string_value(json_object_get(doc, "resourceType"));
-    bool in = false;
-    if (rt != NULL && strcmp(rt, type) == 0) {
-        if (strcmp(type, "Patient") == 0) {
-            const char *id = json_string_value(json_object_get(doc, "id"));
-            in = id != NULL && strcmp(id, patient_id) == 0;
-        } else {
-            size_t n;
-            const compartment_link *links = links_of(pl->table, type, &n);
-            for (size_t i = 0; i < n && !in; i++)
-                in = path_references(doc, links[i].path, want);
+    bool same_type = rt != NULL && strcmp(rt, type) == 0;
+    json_decref(doc);
+    return same_type && fhirpam_compartment_contains(pl->version, text, len, patient_id);
+}
+
+/* Permitted on condition that the response lies in the patient's
+ * compartment (unresolved = "check_response"), or refused. */
+static fhirpam_code unresolved(const patient_link *pl, fhirpam_authz *az, const char *patient_id,
+                               const char *word, const char *why)
+{
+    if (pl->check_response) {
+        char params[200];
+        snprintf(params, sizeof params, "{\"patient\":\"%s\",\"fhir_version\":\"%s\"}", patient_id,
+                 pl->version);
+        if (fhirpam_add_obligation(az, "patient_compartment", params) == 0) {
+            fhirpam_set_reason(az, "check_response",
+                               "permitted if the response lies in Patient/%s's compartment",
+                               patient_id);
+            return FHIRPAM_SUCCESS;
         }
     }
-    json_decref(doc);
-    return in;
+    return mismatch(az, word, "%s", why);
 }
 
 /* A search constrained to the patient (A14-A16): some compartment parameter
@@ -157,10 +126,8 @@ static bool resource_in_compartment(const patient_link *pl, const char *text, si
  * Other parameters only narrow the search (an AND), except that naming any
  * other patient, or an untyped id, in a compartment parameter is refused. */
 static bool search_constrained(const patient_link *pl, fhirpam_authz *az, const char *type,
-                               const char *patient_id, const char *want, const char **fault)
+                               const char *patient_id, const char **fault)
 {
-    size_t n;
-    const compartment_link *links = links_of(pl->table, type, &n);
     bool constrained = false;
     *fault = "no compartment parameter";
     for (size_t i = 0; i < fhirpam_fhir_param_count(az); i++) {
@@ -170,9 +137,8 @@ static bool search_constrained(const patient_link *pl, fhirpam_authz *az, const 
          * element) restricted to Patients: as narrow as the compartment
          * parameter it restricts, so it counts as one (R4's Observation
          * lists only subject and performer). */
-        bool compartment_param = is_id || strcmp(name, "patient") == 0;
-        for (size_t k = 0; k < n && !compartment_param; k++)
-            compartment_param = strcmp(links[k].param, name) == 0;
+        bool compartment_param = is_id || strcmp(name, "patient") == 0 ||
+                                 fhirpam_compartment_param(pl->version, type, name);
         if (!compartment_param || fhirpam_fhir_param_chain(az, i) != NULL)
             continue;
         const char *mod = fhirpam_fhir_param_modifier(az, i);
@@ -195,7 +161,6 @@ static bool search_constrained(const patient_link *pl, fhirpam_authz *az, const 
         else if (nv > 1)
             *fault = name; /* the patient among several (A16) */
     }
-    (void)want;
     return constrained;
 }
 
@@ -231,14 +196,13 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
 
     fhirpam_interaction ia = fhirpam_fhir_interaction(az);
     const char *type = fhirpam_fhir_type(az), *id = fhirpam_fhir_id(az);
-    size_t nlinks;
-    bool compartment_type = type != NULL && (strcmp(type, "Patient") == 0 ||
-                                             links_of(pl->table, type, &nlinks) != NULL);
+    bool compartment_type = type != NULL && fhirpam_compartment_type(pl->version, type) == 1;
     const char *fault;
-    if (has_param(az, "_include") || has_param(az, "_revinclude"))
-        return mismatch(az, "unresolved_include",
-                        "%s an _include or _revinclude may return another patient's data",
-                        "under patient/ scopes,");
+    bool includes = has_param(az, "_include") || has_param(az, "_revinclude");
+    static const char include_why[] =
+        "under patient/ scopes, an _include or _revinclude may return another patient's data";
+    if (includes && !pl->check_response)
+        return mismatch(az, "unresolved_include", "%s", include_why);
     switch (ia) {
     case FHIRPAM_IA_CAPABILITIES:
         return FHIRPAM_SUCCESS;
@@ -246,7 +210,8 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
         const char *ctype, *cid;
         fhirpam_fhir_compartment(az, &ctype, &cid);
         if (strcmp(ctype, "Patient") == 0 && strcmp(cid, patient_id) == 0)
-            return FHIRPAM_SUCCESS;
+            return includes ? unresolved(pl, az, patient_id, "unresolved_include", include_why)
+                            : FHIRPAM_SUCCESS;
         return mismatch(az, "other_compartment", "the compartment searched is not %s", want);
     }
     case FHIRPAM_IA_READ:
@@ -273,7 +238,7 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
             if (ia == FHIRPAM_IA_UPDATE) {
                 size_t len;
                 const char *body = fhirpam_request_body(az, &len);
-                if (!resource_in_compartment(pl, body, len, "Patient", patient_id, want))
+                if (!resource_in_compartment(pl, body, len, "Patient", patient_id))
                     return mismatch(az, "body_outside", "the new Patient is not %s", want);
             }
             return FHIRPAM_SUCCESS;
@@ -281,18 +246,24 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
             /* By id: only the stored resource can show where it belongs. */
             size_t len;
             const char *stored = fhirpam_request_current(az, &len);
+            bool read = ia == FHIRPAM_IA_READ || ia == FHIRPAM_IA_VREAD ||
+                        ia == FHIRPAM_IA_HISTORY_INSTANCE;
+            if (stored == NULL && read)
+                return unresolved(pl, az, patient_id, "unresolved_resource",
+                                  "a read by id needs the stored resource to show it is the "
+                                  "patient's");
             if (stored == NULL)
                 return mismatch(az, "unresolved_resource",
                                 "%s/<id> needs the stored resource to show it is the patient's",
                                 type);
-            if (!resource_in_compartment(pl, stored, len, type, patient_id, want))
+            if (!resource_in_compartment(pl, stored, len, type, patient_id))
                 return mismatch(az, "stored_outside",
                                 "the stored resource references no %s through a compartment "
                                 "element",
                                 want);
             if (ia == FHIRPAM_IA_UPDATE) { /* A21: and where it ends up */
                 const char *body = fhirpam_request_body(az, &len);
-                if (!resource_in_compartment(pl, body, len, type, patient_id, want))
+                if (!resource_in_compartment(pl, body, len, type, patient_id))
                     return mismatch(az, "body_outside",
                                     "the new resource references no %s through a compartment "
                                     "element",
@@ -308,8 +279,9 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
             return pl->deny_outside_reads ? mismatch(az, "outside_compartment",
                                                      "%s is not in any patient's compartment", type)
                                           : FHIRPAM_SUCCESS;
-        if (search_constrained(pl, az, type, patient_id, want, &fault))
-            return FHIRPAM_SUCCESS;
+        if (search_constrained(pl, az, type, patient_id, &fault))
+            return includes ? unresolved(pl, az, patient_id, "unresolved_include", include_why)
+                            : FHIRPAM_SUCCESS;
         return mismatch(az, "unconstrained_search",
                         "the search is not limited to the patient (parameter: %s)", fault);
     case FHIRPAM_IA_CREATE: {
@@ -317,7 +289,7 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
             return mismatch(az, "create_outside", "a patient/ grant does not create %s", type);
         size_t len;
         const char *body = fhirpam_request_body(az, &len);
-        if (!resource_in_compartment(pl, body, len, type, patient_id, want))
+        if (!resource_in_compartment(pl, body, len, type, patient_id))
             return mismatch(az, "body_outside",
                             "the new resource references no %s through a compartment element",
                             want);

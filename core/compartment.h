@@ -8,6 +8,7 @@
 #ifndef FHIRPAM_PATIENT_LINK_COMPARTMENT_H
 #define FHIRPAM_PATIENT_LINK_COMPARTMENT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -24,5 +25,17 @@ typedef struct compartment_table {
 } compartment_table;
 
 extern const compartment_table compartment_r4, compartment_r5;
+
+/* The table of "R4" or "R5", or NULL. */
+const compartment_table *compartment_table_of(const char *version);
+
+/* The links of a resource type (a run of the sorted table), or NULL. */
+const compartment_link *compartment_links(const compartment_table *t, const char *type, size_t *n);
+
+/* The resource (parsed JSON) is in Patient/<patient_id>'s compartment: the
+ * Patient itself, or a resource of a compartment type with a reference to
+ * it through one of the type's compartment elements. */
+bool compartment_contains(const compartment_table *t, const json_t *resource,
+                          const char *patient_id);
 
 #endif

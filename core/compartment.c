@@ -1,0 +1,114 @@
+/*
+ * compartment.c - membership of the FHIR Patient compartment, for modules
+ * (patient_link) and for checking responses against obligations
+ * (fhirpam_check_response): the same tables, generated at build time.
+ */
+#include "compartment.h"
+
+#include <fhirpam/module.h>
+#include <stdio.h>
+#include <string.h>
+
+const compartment_table *compartment_table_of(const char *version)
+{
+    if (version != NULL && strcmp(version, "R4") == 0)
+        return &compartment_r4;
+    if (version != NULL && strcmp(version, "R5") == 0)
+        return &compartment_r5;
+    return NULL;
+}
+
+const compartment_link *compartment_links(const compartment_table *t, const char *type, size_t *n)
+{
+    *n = 0;
+    if (type == NULL)
+        return NULL;
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(t->links[mid].resource, type) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t end = lo;
+    while (end < t->n && strcmp(t->links[end].resource, type) == 0)
+        end++;
+    *n = end - lo;
+    return *n > 0 ? &t->links[lo] : NULL;
+}
+
+/* Some element at path (under node) holds a reference equal to want;
+ * arrays anywhere along the path are searched. */
+static bool path_references(const json_t *node, const char *path, const char *want)
+{
+    if (json_is_array(node)) {
+        size_t i;
+        const json_t *item;
+        json_array_foreach(node, i, item) if (path_references(item, path, want)) return true;
+        return false;
+    }
+    if (*path == '\0') {
+        const char *ref = json_string_value(json_object_get(node, "reference"));
+        return ref != NULL && strcmp(ref, want) == 0;
+    }
+    const char *dot = strchr(path, '.');
+    size_t len = dot ? (size_t)(dot - path) : strlen(path);
+    char name[64];
+    if (len >= sizeof name)
+        return false;
+    memcpy(name, path, len);
+    name[len] = '\0';
+    const json_t *child = json_object_get(node, name);
+    return child != NULL && path_references(child, dot ? dot + 1 : "", want);
+}
+
+bool compartment_contains(const compartment_table *t, const json_t *resource,
+                          const char *patient_id)
+{
+    const char *type = json_string_value(json_object_get(resource, "resourceType"));
+    if (type == NULL || patient_id == NULL)
+        return false;
+    if (strcmp(type, "Patient") == 0) {
+        const char *id = json_string_value(json_object_get(resource, "id"));
+        return id != NULL && strcmp(id, patient_id) == 0;
+    }
+    char want[200];
+    snprintf(want, sizeof want, "Patient/%s", patient_id);
+    size_t n;
+    const compartment_link *links = compartment_links(t, type, &n);
+    for (size_t i = 0; i < n; i++)
+        if (path_references(resource, links[i].path, want))
+            return true;
+    return false;
+}
+
+FHIRPAM_API int fhirpam_compartment_type(const char *version, const char *type)
+{
+    const compartment_table *t = compartment_table_of(version);
+    size_t n;
+    if (t == NULL)
+        return -1;
+    return type != NULL && (strcmp(type, "Patient") == 0 || compartment_links(t, type, &n));
+}
+
+FHIRPAM_API bool fhirpam_compartment_param(const char *version, const char *type, const char *param)
+{
+    const compartment_table *t = compartment_table_of(version);
+    size_t n;
+    const compartment_link *links = t ? compartment_links(t, type, &n) : NULL;
+    for (size_t i = 0; links != NULL && i < n; i++)
+        if (strcmp(links[i].param, param) == 0)
+            return true;
+    return false;
+}
+
+FHIRPAM_API bool fhirpam_compartment_contains(const char *version, const char *resource, size_t len,
+                                              const char *patient_id)
+{
+    const compartment_table *t = compartment_table_of(version);
+    json_t *doc = t && resource ? json_loadb(resource, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    bool in = doc != NULL && compartment_contains(t, doc, patient_id);
+    json_decref(doc);
+    return in;
+}
