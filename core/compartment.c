@@ -31,8 +31,13 @@ const compartment_link *compartment_links(const compartment_table *t, const char
         else
             hi = mid;
     }
-    size_t end = lo;
-    while (end < t->n && strcmp(t->links[end].resource, type) == 0)
+    if (lo == t->n || strcmp(t->links[lo].resource, type) != 0)
+        return NULL;
+    /* The generated table names each type with one string. */
+    const char *name = t->links[lo].resource;
+    size_t end = lo + 1;
+    while (end < t->n &&
+           (t->links[end].resource == name || strcmp(t->links[end].resource, type) == 0))
         end++;
     *n = end - lo;
     return *n > 0 ? &t->links[lo] : NULL;
@@ -101,6 +106,27 @@ FHIRPAM_API bool fhirpam_compartment_param(const char *version, const char *type
         if (strcmp(links[i].param, param) == 0)
             return true;
     return false;
+}
+
+FHIRPAM_API size_t fhirpam_compartment_params(const char *version, const char *type,
+                                              const char **names, size_t max)
+{
+    const compartment_table *t = compartment_table_of(version);
+    size_t n;
+    const compartment_link *links = t ? compartment_links(t, type, &n) : NULL;
+    if (links == NULL)
+        return 0;
+    for (size_t i = 0; i < n && i < max; i++)
+        names[i] = links[i].param;
+    return n;
+}
+
+FHIRPAM_API const char *fhirpam_compartment_path(const char *version, const char *type, size_t i)
+{
+    const compartment_table *t = compartment_table_of(version);
+    size_t n;
+    const compartment_link *links = t ? compartment_links(t, type, &n) : NULL;
+    return links != NULL && i < n ? links[i].path : NULL;
 }
 
 FHIRPAM_API bool fhirpam_compartment_contains(const char *version, const char *resource, size_t len,

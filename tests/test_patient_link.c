@@ -1,5 +1,5 @@
 /*
- * test_patient_link.c - patient_link (issue 5, first part): requests under a
+ * test_patient_link.c - patient_link (issue 5): requests under a
  * patient/ grant stay inside the launch patient's compartment, derived from
  * the FHIR Patient CompartmentDefinition (R4 and R5) and smart-scopes.md
  * §9 A13-A21. Rows: request (and body or stored resource), the patient
@@ -21,6 +21,20 @@
     "\"}}"
 #define OBS_123 OBS("Patient/123")
 #define OBS_456 OBS("Patient/456")
+/* A JSON Patch of one operation (RFC 6902). */
+#define JP(op) "[" op "]"
+/* A FHIRPath Patch (FHIR R4 §3.1.0.13): Parameters with operations. */
+#define FP(ops) "{\"resourceType\":\"Parameters\",\"parameter\":[" ops "]}"
+#define FP_OP(type, path, more)                                                                    \
+    "{\"name\":\"operation\",\"part\":[{\"name\":\"type\",\"valueCode\":\"" type                   \
+    "\"},{\"name\":\"path\",\"valueString\":\"" path "\"}" more "]}"
+#define FP_REF(ref) ",{\"name\":\"value\",\"valueReference\":{\"reference\":\"" ref "\"}}"
+#define FP_NAME(n)  ",{\"name\":\"name\",\"valueString\":\"" n "\"}"
+#define PAT(id)     "{\"resourceType\":\"Patient\",\"id\":\"" id "\"}"
+#define PAT_LINKED(id, other)                                                                      \
+    "{\"resourceType\":\"Patient\",\"id\":\"" id "\",\"link\":[{\"other\":{\"reference\":\"" other \
+    "\"},\"type\":\"seealso\"}]}"
+#define LINKS "{ links = \"permit\"; }"
 
 typedef struct row {
     const char *args; /* NULL: R4 defaults */
@@ -148,7 +162,141 @@ static const row rows[] = {
     {NULL, "PUT", "Observation/1", OBS("Patient/123"), OBS("Patient/456"), P123, MM,
      "stored_outside"},
     {NULL, "PUT", "Observation/1", OBS("Patient/123"), NULL, P123, MM, "unresolved_resource"},
-    {NULL, "PATCH", "Observation/1", "[]", OBS("Patient/123"), P123, MM, "unresolved_patch"},
+    /* PATCH: the patch applied to the stored resource, and the result
+     * checked. JSON Patch (RFC 6902, pointers RFC 6901). */
+    {NULL, "PATCH", "Observation/1", "[]", OBS_123, P123, OK, NULL},
+    {NULL, "PATCH", "Observation/1",
+     JP("{\"op\":\"replace\",\"path\":\"/status\",\"value\":\"amended\"}"), OBS_123, P123, OK,
+     NULL},
+    {NULL, "PATCH", "Observation/1",
+     JP("{\"op\":\"replace\",\"path\":\"/subject\",\"value\":{\"reference\":\"Patient/456\"}}"),
+     OBS_123, P123, MM, "patch_outside"},
+    {NULL, "PATCH", "Observation/1",
+     JP("{\"op\":\"replace\",\"path\":\"/subject/reference\",\"value\":\"Patient/456\"}"), OBS_123,
+     P123, MM, "patch_outside"},
+    {NULL, "PATCH", "Observation/1", JP("{\"op\":\"remove\",\"path\":\"/subject\"}"), OBS_123, P123,
+     MM, "patch_outside"},
+    {NULL, "PATCH", "Observation/1",
+     JP("{\"op\":\"move\",\"from\":\"/subject\",\"path\":\"/focus\"}"), OBS_123, P123, MM,
+     "patch_outside"},
+    {NULL, "PATCH", "Observation/1",
+     JP("{\"op\":\"copy\",\"from\":\"/subject\",\"path\":\"/performer\"}"), OBS_123, P123, OK,
+     NULL},
+    {NULL, "PATCH", "Observation/1",
+     "[{\"op\":\"add\",\"path\":\"/performer\",\"value\":[{\"reference\":\"Patient/123\"}]},"
+     "{\"op\":\"remove\",\"path\":\"/subject\"}]",
+     OBS_123, P123, OK, NULL},
+    {NULL, "PATCH", "Observation/1",
+     "[{\"op\":\"test\",\"path\":\"/subject/reference\",\"value\":\"Patient/123\"},"
+     "{\"op\":\"replace\",\"path\":\"/status\",\"value\":\"amended\"}]",
+     OBS_123, P123, OK, NULL},
+    {NULL, "PATCH", "Observation/1",
+     JP("{\"op\":\"test\",\"path\":\"/subject/reference\",\"value\":\"Patient/999\"}"), OBS_123,
+     P123, MM, "unresolved_patch"},
+    {NULL, "PATCH", "Observation/1", JP("{\"op\":\"remove\",\"path\":\"/note\"}"), OBS_123, P123,
+     MM, "unresolved_patch"},
+    {NULL, "PATCH", "Observation/1", JP("{\"op\":\"frob\",\"path\":\"/status\"}"), OBS_123, P123,
+     MM, "unresolved_patch"},
+    {NULL, "PATCH", "Observation/1", JP("{\"op\":\"add\",\"path\":\"/a~2b\",\"value\":1}"), OBS_123,
+     P123, MM, "unresolved_patch"},
+    {NULL, "PATCH", "Observation/1", JP("{\"op\":\"add\",\"path\":\"/a~1b\",\"value\":1}"), OBS_123,
+     P123, OK, NULL},
+    {NULL, "PATCH", "Observation/1", JP("{\"op\":\"replace\",\"path\":\"\",\"value\":" OBS_456 "}"),
+     OBS_123, P123, MM, "patch_outside"},
+    {NULL, "PATCH", "Observation/1",
+     JP("{\"op\":\"replace\",\"path\":\"/resourceType\",\"value\":\"Condition\"}"), OBS_123, P123,
+     MM, "patch_outside"},
+    {NULL, "PATCH", "Observation/1", "not json", OBS_123, P123, MM, "unresolved_patch"},
+    {NULL, "PATCH", "Observation/1", "{\"resourceType\":\"Observation\"}", OBS_123, P123, MM,
+     "unresolved_patch"},
+    {NULL, "PATCH", "Observation/1",
+     JP("{\"op\":\"replace\",\"path\":\"/subject/reference\",\"value\":\"Patient/123\"}"), OBS_456,
+     P123, MM, "stored_outside"},
+    {NULL, "PATCH", "Observation/1", "[]", NULL, P123, MM, "unresolved_resource"},
+    /* FHIRPath Patch. */
+    {NULL, "PATCH", "Observation/1",
+     FP(FP_OP("replace", "Observation.subject", FP_REF("Patient/456"))), OBS_123, P123, MM,
+     "patch_outside"},
+    {NULL, "PATCH", "Observation/1",
+     FP(FP_OP("replace", "Observation.subject.reference",
+              ",{\"name\":\"value\",\"valueString\":\"Patient/456\"}")),
+     OBS_123, P123, MM, "patch_outside"},
+    {NULL, "PATCH", "Observation/1",
+     FP(FP_OP("replace", "Observation.status", ",{\"name\":\"value\",\"valueCode\":\"amended\"}")),
+     OBS_123, P123, OK, NULL},
+    {NULL, "PATCH", "Observation/1", FP(FP_OP("delete", "Observation.subject", "")), OBS_123, P123,
+     MM, "patch_outside"},
+    {NULL, "PATCH", "Observation/1",
+     FP(FP_OP("delete", "Observation.subject",
+              "") "," FP_OP("add", "Observation", FP_NAME("performer") FP_REF("Patient/123"))),
+     OBS_123, P123, OK, NULL},
+    {NULL, "PATCH", "Observation/1",
+     FP(FP_OP("delete", "Observation.subject",
+              "") "," FP_OP("insert", "Observation.performer",
+                            ",{\"name\":\"index\",\"valueInteger\":0}" FP_REF("Patient/456"))),
+     OBS_123, P123, MM, "patch_outside"},
+    {NULL, "PATCH", "Observation/1",
+     FP(FP_OP("delete", "Observation.subject", "") "," FP_OP(
+         "add", "Observation",
+         FP_NAME("subject") ",{\"name\":\"value\",\"part\":[{\"name\":\"reference\","
+                            "\"valueString\":\"Patient/123\"}]}")),
+     OBS_123, P123, OK, NULL},
+    {NULL, "PATCH", "Observation/1",
+     FP(FP_OP("replace", "Observation.subject.where(reference='Patient/123')",
+              FP_REF("Patient/456"))),
+     OBS_123, P123, MM, "unresolved_patch"},
+    {NULL, "PATCH", "Observation/1",
+     FP(FP_OP("replace", "Observation.where(true).subject", FP_REF("Patient/456"))), OBS_123, P123,
+     MM, "unresolved_patch"},
+    {NULL, "PATCH", "Observation/1",
+     FP(FP_OP("delete", "Observation.code.coding.where(system='http://loinc.org')", "")), OBS_123,
+     P123, OK, NULL},
+    {NULL, "PATCH", "Observation/1", FP("{\"name\":\"operation\",\"part\":[]}"), OBS_123, P123, MM,
+     "unresolved_patch"},
+    {NULL, "PATCH", "Observation/1", FP(FP_OP("replace", "Observation.subject", "")), OBS_123, P123,
+     MM, "unresolved_patch"},
+    {"{ fhir_version = \"R5\"; }", "PATCH", "Observation/1",
+     FP(FP_OP("replace", "Observation.subject", FP_REF("Patient/456"))), OBS_123, P123, MM,
+     "patch_outside"},
+    /* Patient.link (A18): refused unless links = "permit". */
+    {NULL, "PATCH", "Patient/123",
+     JP("{\"op\":\"replace\",\"path\":\"/birthDate\",\"value\":\"1970-01-01\"}"), NULL, P123, OK,
+     NULL},
+    {NULL, "PATCH", "Patient/123",
+     JP("{\"op\":\"add\",\"path\":\"/link\",\"value\":[{\"other\":{\"reference\":\"Patient/"
+        "456\"},\"type\":\"seealso\"}]}"),
+     NULL, P123, MM, "link_change"},
+    {LINKS, "PATCH", "Patient/123",
+     JP("{\"op\":\"add\",\"path\":\"/link\",\"value\":[{\"other\":{\"reference\":\"Patient/"
+        "456\"},\"type\":\"seealso\"}]}"),
+     NULL, P123, OK, NULL},
+    {NULL, "PATCH", "Patient/123", JP("{\"op\":\"replace\",\"path\":\"/id\",\"value\":\"456\"}"),
+     NULL, P123, MM, "patch_outside"},
+    {NULL, "PATCH", "Patient/123", JP("{\"op\":\"replace\",\"path\":\"\",\"value\":{}}"), NULL,
+     P123, MM, "unresolved_patch"},
+    {NULL, "PATCH", "Patient/123",
+     FP(FP_OP("add", "Patient", FP_NAME("link") ",{\"name\":\"value\",\"part\":[]}")), NULL, P123,
+     MM, "link_change"},
+    {NULL, "PATCH", "Patient/123",
+     FP(FP_OP("replace", "Patient.descendants()", FP_REF("Patient/456"))), NULL, P123, MM,
+     "unresolved_patch"},
+    {NULL, "PUT", "Patient/123", PAT_LINKED("123", "Patient/456"), NULL, P123, MM, "link_change"},
+    {NULL, "PUT", "Patient/123", PAT_LINKED("123", "Patient/456"), PAT_LINKED("123", "Patient/456"),
+     P123, OK, NULL},
+    {NULL, "PUT", "Patient/123", PAT("123"), PAT_LINKED("123", "Patient/456"), P123, MM,
+     "link_change"},
+    {LINKS, "PUT", "Patient/123", PAT_LINKED("123", "Patient/456"), PAT("123"), P123, OK, NULL},
+    {NULL, "GET", "Patient?link=Patient/123", NULL, NULL, P123, MM, "unconstrained_search"},
+    {LINKS, "GET", "Patient?link=Patient/123", NULL, NULL, P123, OK, NULL},
+    {NULL, "GET", "Patient?_id=123&link=Patient/456", NULL, NULL, P123, OK, NULL},
+    {NULL, "GET", "Patient/456", NULL, PAT_LINKED("456", "Patient/123"), P123, MM, "other_patient"},
+    {LINKS, "GET", "Patient/456", NULL, PAT_LINKED("456", "Patient/123"), P123, OK, NULL},
+    {LINKS, "GET", "Patient/456", NULL, PAT_LINKED("456", "Patient/999"), P123, MM,
+     "other_patient"},
+    {LINKS, "GET", "Patient/456", NULL, PAT_LINKED("789", "Patient/123"), P123, MM,
+     "other_patient"},
+    {LINKS, "PUT", "Patient/456", PAT_LINKED("456", "Patient/123"),
+     PAT_LINKED("456", "Patient/123"), P123, MM, "other_patient"},
     {NULL, "PUT", "Observation?identifier=x", OBS("Patient/123"), NULL, P123, MM,
      "conditional_write"},
     {NULL, "DELETE", "Observation?identifier=x", NULL, NULL, P123, MM, "conditional_write"},
@@ -398,6 +546,7 @@ START_TEST(bad_arguments)
     ck_assert_ptr_null(modtest_open("patient_link", "{ fhir_version = \"R3\"; }", &err));
     ck_assert_ptr_null(
         modtest_open("patient_link", "{ non_compartment_reads = \"maybe\"; }", &err));
+    ck_assert_ptr_null(modtest_open("patient_link", "{ links = \"follow\"; }", &err));
 }
 END_TEST
 

@@ -293,13 +293,21 @@ FHIRPAM_API void fhirpam_jws_proof_free(fhirpam_jws_proof *proof);
  * "R5", built into the core). fhirpam_compartment_type: 1 when resources of
  * `type` can be in a patient's compartment (Patient included), 0 when not,
  * -1 for an unknown version. fhirpam_compartment_param: `param` is one of
- * the type's compartment search parameters. fhirpam_compartment_contains:
+ * the type's compartment search parameters. fhirpam_compartment_params:
+ * all of them in one lookup (up to max names stored; returns how many the
+ * type has, 0 when it has none). fhirpam_compartment_path: the
+ * i-th element path of the type's compartment parameters, dot-separated
+ * after the type ("subject", "participant.actor"), NULL past the last.
+ * fhirpam_compartment_contains:
  * the resource (JSON text) is Patient/<patient_id> or references it through
  * one of its type's compartment elements. Thread-safe.
  */
 FHIRPAM_API int fhirpam_compartment_type(const char *version, const char *type);
 FHIRPAM_API bool fhirpam_compartment_param(const char *version, const char *type,
                                            const char *param);
+FHIRPAM_API size_t fhirpam_compartment_params(const char *version, const char *type,
+                                              const char **names, size_t max);
+FHIRPAM_API const char *fhirpam_compartment_path(const char *version, const char *type, size_t i);
 FHIRPAM_API bool fhirpam_compartment_contains(const char *version, const char *resource, size_t len,
                                               const char *patient_id);
 

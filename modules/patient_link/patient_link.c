@@ -12,10 +12,13 @@
  */
 #include <fhirpam/module.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "patch.h"
 
 static const fhirpam_arg_spec patient_link_args[] = {
     {"fhir_version", FHIRPAM_ARG_STRING, "R4", "R4 | R5: the compartment definition to use"},
@@ -25,6 +28,9 @@ static const fhirpam_arg_spec patient_link_args[] = {
     {"unresolved", FHIRPAM_ARG_STRING, "deny",
      "deny | check_response: a read whose result the request cannot show (by id without the "
      "stored resource, _include) is denied, or permitted with an obligation on the response"},
+    {"links", FHIRPAM_ARG_STRING, "deny",
+     "deny | permit: Patient.link (A18): writing it, and searching Patient?link=, are refused "
+     "unless permitted"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -33,6 +39,7 @@ typedef struct patient_link {
     char *claim;
     bool deny_outside_reads;
     bool check_response; /* unresolved reads: permit with an obligation */
+    bool permit_links;   /* A18: Patient.link may be written and searched */
 } patient_link;
 
 static void patient_link_close(void *instance)
@@ -48,6 +55,11 @@ static int patient_link_open(const fhirpam_args *args, void **instance, fhirpam_
     const char *version = fhirpam_args_string(args, "fhir_version", "R4");
     const char *reads = fhirpam_args_string(args, "non_compartment_reads", "permit");
     const char *unresolved = fhirpam_args_string(args, "unresolved", "deny");
+    const char *links = fhirpam_args_string(args, "links", "deny");
+    if (strcmp(links, "deny") != 0 && strcmp(links, "permit") != 0) {
+        fhirpam_error_set(err, "links must be \"deny\" or \"permit\"");
+        return -1;
+    }
     if (strcmp(unresolved, "deny") != 0 && strcmp(unresolved, "check_response") != 0) {
         fhirpam_error_set(err, "unresolved must be \"deny\" or \"check_response\"");
         return -1;
@@ -70,6 +82,7 @@ static int patient_link_open(const fhirpam_args *args, void **instance, fhirpam_
     memcpy(pl->version, version, 3);
     pl->deny_outside_reads = strcmp(reads, "deny") == 0;
     pl->check_response = strcmp(unresolved, "check_response") == 0;
+    pl->permit_links = strcmp(links, "permit") == 0;
     *instance = pl;
     return 0;
 }
@@ -120,25 +133,46 @@ static fhirpam_code unresolved(const patient_link *pl, fhirpam_authz *az, const 
     return mismatch(az, word, "%s", why);
 }
 
+/* The compartment search parameters of the request's type, looked up once
+ * per request. */
+typedef struct type_params {
+    const char *names[16];
+    size_t n;
+} type_params;
+
+static bool is_compartment_param(const type_params *tp, const char *name)
+{
+    for (size_t i = 0; i < tp->n && i < 16; i++)
+        if (strcmp(tp->names[i], name) == 0)
+            return true;
+    return false;
+}
+
 /* A search constrained to the patient (A14-A16): some compartment parameter
  * of the type with exactly one value, a typed reference to the patient
  * (`subject=Patient/123`, `subject:Patient=123`; for Patient, `_id=123`).
  * Other parameters only narrow the search (an AND), except that naming any
  * other patient, or an untyped id, in a compartment parameter is refused. */
-static bool search_constrained(const patient_link *pl, fhirpam_authz *az, const char *type,
-                               const char *patient_id, const char **fault)
+static bool search_constrained(const patient_link *pl, fhirpam_authz *az, const type_params *tp,
+                               const char *type, const char *patient_id, const char **fault)
 {
-    bool constrained = false;
+    bool constrained = false, patient_type = strcmp(type, "Patient") == 0;
     *fault = "no compartment parameter";
     for (size_t i = 0; i < fhirpam_fhir_param_count(az); i++) {
         const char *name = fhirpam_fhir_param_name(az, i);
-        bool is_id = strcmp(type, "Patient") == 0 && strcmp(name, "_id") == 0;
+        bool is_id = patient_type && strcmp(name, "_id") == 0;
         /* `patient` is, for every type that has it, the subject (or patient
          * element) restricted to Patients: as narrow as the compartment
          * parameter it restricts, so it counts as one (R4's Observation
          * lists only subject and performer). */
-        bool compartment_param = is_id || strcmp(name, "patient") == 0 ||
-                                 fhirpam_compartment_param(pl->version, type, name);
+        bool compartment_param =
+            is_id || strcmp(name, "patient") == 0 || is_compartment_param(tp, name);
+        /* Patient?link= finds the Patients that link to this one: other
+         * patients, unless links are followed (A18). */
+        if (!pl->permit_links && patient_type && strcmp(name, "link") == 0) {
+            *fault = "link (Patient.link is not followed, A18)";
+            continue;
+        }
         if (!compartment_param || fhirpam_fhir_param_chain(az, i) != NULL)
             continue;
         const char *mod = fhirpam_fhir_param_modifier(az, i);
@@ -164,11 +198,156 @@ static bool search_constrained(const patient_link *pl, fhirpam_authz *az, const 
     return constrained;
 }
 
-static bool has_param(fhirpam_authz *az, const char *name)
+/* The elements that decide where a resource of `type` belongs: the first
+ * step of each of its compartment paths, and its id. */
+typedef struct guarded {
+    char names[24][64];
+    const char *list[25]; /* NULL-terminated */
+} guarded;
+
+static bool guarded_init(guarded *g, const char *version, const char *type)
 {
-    for (size_t i = 0; i < fhirpam_fhir_param_count(az); i++)
-        if (strcmp(fhirpam_fhir_param_name(az, i), name) == 0)
+    size_t n = 0;
+    g->list[n] = strcpy(g->names[n], "id");
+    for (size_t i = 0;; i++) {
+        const char *path = fhirpam_compartment_path(version, type, i);
+        if (path == NULL)
+            break;
+        if (++n == 24)
+            return false;
+        snprintf(g->names[n], sizeof g->names[n], "%.*s", (int)strcspn(path, "."), path);
+        g->list[n] = g->names[n];
+    }
+    g->list[n + 1] = NULL;
+    return true;
+}
+
+/* The stored resource as the patch in the request body leaves it: a JSON
+ * Patch (an array) applied whole, a FHIRPath Patch (Parameters) where it
+ * can be evaluated. NULL, with why, when it cannot be known. */
+static json_t *patched(const patient_link *pl, fhirpam_authz *az, const char *type,
+                       const char *stored, size_t stored_len, char *why, size_t whylen)
+{
+    size_t len;
+    const char *body = fhirpam_request_body(az, &len);
+    json_t *patch = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    json_t *doc = json_loadb(stored, stored_len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *out = NULL;
+    guarded g;
+    if (patch == NULL || doc == NULL)
+        snprintf(why, whylen, "the patch is neither a JSON Patch nor a FHIRPath Patch");
+    else if (json_is_array(patch))
+        out = json_patch_apply(doc, patch, why, whylen);
+    else if (!guarded_init(&g, pl->version, type))
+        snprintf(why, whylen, "%s has too many compartment elements to patch", type);
+    else
+        out = fhirpath_patch_apply(doc, patch, g.list, why, whylen);
+    json_decref(patch);
+    json_decref(doc);
+    return out;
+}
+
+/* What a patch of the patient's own Patient touches (A18): its links, its
+ * id, or elements it names in a way this module cannot read. */
+typedef struct patient_touch {
+    bool link, id, unknown;
+} patient_touch;
+
+static void note_touch(const char *name, void *arg)
+{
+    patient_touch *t = arg;
+    t->link |= strcmp(name, "link") == 0;
+    t->id |= strcmp(name, "id") == 0;
+    t->unknown |= name[0] == '\0';
+}
+
+/* The Patient resource text `links` to Patient/<patient_id> (Patient.link.other). */
+static bool patient_links_to(const char *text, size_t len, const char *id, const char *patient_id)
+{
+    char want[200];
+    snprintf(want, sizeof want, "Patient/%s", patient_id);
+    json_t *doc = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    const char *rt = json_string_value(json_object_get(doc, "resourceType"));
+    const char *rid = json_string_value(json_object_get(doc, "id"));
+    bool found = false;
+    if (rt != NULL && strcmp(rt, "Patient") == 0 && rid != NULL && strcmp(rid, id) == 0) {
+        size_t i;
+        json_t *link;
+        json_array_foreach(json_object_get(doc, "link"), i, link)
+        {
+            const char *ref =
+                json_string_value(json_object_get(json_object_get(link, "other"), "reference"));
+            found |= ref != NULL && strcmp(ref, want) == 0;
+        }
+    }
+    json_decref(doc);
+    return found;
+}
+
+/* The Patient.link of two Patient texts are the same (either may be NULL:
+ * no resource, no links). */
+static bool same_links(const char *a, size_t alen, const char *b, size_t blen)
+{
+    json_t *da = a ? json_loadb(a, alen, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    json_t *db = b ? json_loadb(b, blen, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    json_t *la = json_object_get(da, "link"), *lb = json_object_get(db, "link");
+    bool same = (la == NULL && lb == NULL) || (la != NULL && lb != NULL && json_equal(la, lb));
+    json_decref(da);
+    json_decref(db);
+    return same;
+}
+
+/* Reads, updates, patches and deletes of the patient's own Patient, and
+ * (links = "permit") reads of a Patient that links to it. */
+static fhirpam_code own_patient(const patient_link *pl, fhirpam_authz *az, fhirpam_interaction ia,
+                                const char *id, const char *patient_id)
+{
+    size_t slen, blen;
+    const char *stored = fhirpam_request_current(az, &slen);
+    const char *body = fhirpam_request_body(az, &blen);
+    bool read =
+        ia == FHIRPAM_IA_READ || ia == FHIRPAM_IA_VREAD || ia == FHIRPAM_IA_HISTORY_INSTANCE;
+    if (id == NULL || strcmp(id, patient_id) != 0) {
+        if (pl->permit_links && read && id != NULL &&
+            patient_links_to(stored, slen, id, patient_id))
+            return FHIRPAM_SUCCESS;
+        return mismatch(az, "other_patient",
+                        "the request addresses a Patient other than Patient/%s", patient_id);
+    }
+    if (ia == FHIRPAM_IA_UPDATE) {
+        if (!resource_in_compartment(pl, body, blen, "Patient", patient_id))
+            return mismatch(az, "body_outside", "the new Patient is not Patient/%s", patient_id);
+        if (!pl->permit_links && !same_links(stored, slen, body, blen))
+            return mismatch(
+                az, "link_change", "%s",
+                "the update changes Patient.link, which links = \"deny\" refuses (A18)");
+    }
+    if (ia == FHIRPAM_IA_PATCH) {
+        patient_touch t = {0};
+        json_t *patch = body ? json_loadb(body, blen, JSON_REJECT_DUPLICATES, NULL) : NULL;
+        bool readable = patch != NULL && patch_touched(patch, "Patient", note_touch, &t);
+        json_decref(patch);
+        if (!readable || t.unknown)
+            return mismatch(az, "unresolved_patch", "%s",
+                            "the patch names elements of the Patient this module cannot evaluate");
+        if (t.id)
+            return mismatch(az, "patch_outside", "%s", "the patch changes Patient.id");
+        if (t.link && !pl->permit_links)
+            return mismatch(az, "link_change", "%s",
+                            "the patch changes Patient.link, which links = \"deny\" refuses (A18)");
+    }
+    return FHIRPAM_SUCCESS;
+}
+
+/* The search names _include or _revinclude: resources it returns beyond
+ * those it matches. */
+static bool has_join(fhirpam_authz *az)
+{
+    for (size_t i = 0; i < fhirpam_fhir_param_count(az); i++) {
+        const char *name = fhirpam_fhir_param_name(az, i);
+        if (name[0] == '_' && (strcmp(name, "_include") == 0 || strcmp(name, "_revinclude") == 0))
             return true;
+    }
     return false;
 }
 
@@ -191,14 +370,15 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
     const char *patient_id = strncmp(claim, "Patient/", 8) == 0 ? claim + 8 : claim;
     if (*patient_id == '\0' || strchr(patient_id, '/') != NULL)
         return mismatch(az, "bad_patient_claim", "the %s claim is not a patient id", pl->claim);
-    char want[160];
-    snprintf(want, sizeof want, "Patient/%s", patient_id);
 
     fhirpam_interaction ia = fhirpam_fhir_interaction(az);
     const char *type = fhirpam_fhir_type(az), *id = fhirpam_fhir_id(az);
-    bool compartment_type = type != NULL && fhirpam_compartment_type(pl->version, type) == 1;
+    type_params tp = {.n = 0};
+    if (type != NULL)
+        tp.n = fhirpam_compartment_params(pl->version, type, tp.names, 16);
+    bool compartment_type = type != NULL && (tp.n > 0 || strcmp(type, "Patient") == 0);
     const char *fault;
-    bool includes = has_param(az, "_include") || has_param(az, "_revinclude");
+    bool includes = has_join(az);
     static const char include_why[] =
         "under patient/ scopes, an _include or _revinclude may return another patient's data";
     if (includes && !pl->check_response)
@@ -212,7 +392,8 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
         if (strcmp(ctype, "Patient") == 0 && strcmp(cid, patient_id) == 0)
             return includes ? unresolved(pl, az, patient_id, "unresolved_include", include_why)
                             : FHIRPAM_SUCCESS;
-        return mismatch(az, "other_compartment", "the compartment searched is not %s", want);
+        return mismatch(az, "other_compartment", "the compartment searched is not Patient/%s",
+                        patient_id);
     }
     case FHIRPAM_IA_READ:
     case FHIRPAM_IA_VREAD:
@@ -232,16 +413,7 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
             return mismatch(az, "conditional_write", "%s",
                             "a conditional write may touch another patient's records");
         if (strcmp(type, "Patient") == 0) {
-            if (id == NULL || strcmp(id, patient_id) != 0)
-                return mismatch(az, "other_patient",
-                                "the request addresses a Patient other than %s", want);
-            if (ia == FHIRPAM_IA_UPDATE) {
-                size_t len;
-                const char *body = fhirpam_request_body(az, &len);
-                if (!resource_in_compartment(pl, body, len, "Patient", patient_id))
-                    return mismatch(az, "body_outside", "the new Patient is not %s", want);
-            }
-            return FHIRPAM_SUCCESS;
+            return own_patient(pl, az, ia, id, patient_id);
         } else {
             /* By id: only the stored resource can show where it belongs. */
             size_t len;
@@ -258,20 +430,33 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
                                 type);
             if (!resource_in_compartment(pl, stored, len, type, patient_id))
                 return mismatch(az, "stored_outside",
-                                "the stored resource references no %s through a compartment "
-                                "element",
-                                want);
+                                "the stored resource references no Patient/%s through a "
+                                "compartment element",
+                                patient_id);
             if (ia == FHIRPAM_IA_UPDATE) { /* A21: and where it ends up */
                 const char *body = fhirpam_request_body(az, &len);
                 if (!resource_in_compartment(pl, body, len, type, patient_id))
                     return mismatch(az, "body_outside",
-                                    "the new resource references no %s through a compartment "
-                                    "element",
-                                    want);
+                                    "the new resource references no Patient/%s through a "
+                                    "compartment element",
+                                    patient_id);
             }
-            if (ia == FHIRPAM_IA_PATCH)
-                return mismatch(az, "unresolved_patch", "%s",
-                                "a patch's result is not computed yet: it is refused");
+            if (ia == FHIRPAM_IA_PATCH) { /* and where the patch takes it */
+                char why[200];
+                json_t *result = patched(pl, az, type, stored, len, why, sizeof why);
+                char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
+                bool inside = text != NULL &&
+                              resource_in_compartment(pl, text, strlen(text), type, patient_id);
+                free(text);
+                json_decref(result);
+                if (result == NULL)
+                    return mismatch(az, "unresolved_patch", "%s", why);
+                if (!inside)
+                    return mismatch(az, "patch_outside",
+                                    "the patched resource references no Patient/%s through a "
+                                    "compartment element",
+                                    patient_id);
+            }
             return FHIRPAM_SUCCESS;
         }
     case FHIRPAM_IA_SEARCH_TYPE:
@@ -279,7 +464,7 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
             return pl->deny_outside_reads ? mismatch(az, "outside_compartment",
                                                      "%s is not in any patient's compartment", type)
                                           : FHIRPAM_SUCCESS;
-        if (search_constrained(pl, az, type, patient_id, &fault))
+        if (search_constrained(pl, az, &tp, type, patient_id, &fault))
             return includes ? unresolved(pl, az, patient_id, "unresolved_include", include_why)
                             : FHIRPAM_SUCCESS;
         return mismatch(az, "unconstrained_search",
@@ -290,9 +475,10 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
         size_t len;
         const char *body = fhirpam_request_body(az, &len);
         if (!resource_in_compartment(pl, body, len, type, patient_id))
-            return mismatch(az, "body_outside",
-                            "the new resource references no %s through a compartment element",
-                            want);
+            return mismatch(
+                az, "body_outside",
+                "the new resource references no Patient/%s through a compartment element",
+                patient_id);
         return FHIRPAM_SUCCESS;
     }
     case FHIRPAM_IA_OPERATION: {
