@@ -55,10 +55,11 @@ static fhirpam_code call_module(void *cookie, size_t entry)
     struct fhirpam_decision *d = rs->d;
     trace_entry *t = decision_add_trace(d);
     if (t != NULL) {
-        t->stack = decision_intern_str(d, l->stack_name);
+        str_ref labels = decision_intern(d, l->labels, l->labels_len - 1);
+        t->stack = labels;
         t->index = l->index;
-        t->module = decision_intern_str(d, l->module_name);
-        t->control = decision_intern_str(d, l->control_text);
+        t->module = labels != 0 ? labels + (str_ref)l->module_at : 0;
+        t->control = labels != 0 ? labels + (str_ref)l->control_at : 0;
         t->code = code_is_valid((int)code) ? code : FHIRPAM_ERROR;
         t->bundle_entry = rs->bundle_entry;
         t->us = us;
@@ -110,11 +111,11 @@ static int extract_token(const struct fhirpam_request *req, const char **token, 
 
 static void record_identity(struct fhirpam_decision *d, const token_identity *id)
 {
-    d->iss = decision_intern_str(d, id->iss);
-    d->sub = decision_intern_str(d, id->sub);
-    d->client_id = decision_intern_str(d, id->client_id);
-    d->jti = decision_intern_str(d, id->jti);
-    d->patient = decision_intern_str(d, id->patient);
+    /* One copy of the five (packed when the token was verified). */
+    str_ref base = id->packed_len > 0 ? decision_intern(d, id->packed, id->packed_len - 1) : 0;
+    str_ref *fields[5] = {&d->iss, &d->sub, &d->client_id, &d->jti, &d->patient};
+    for (int i = 0; i < 5; i++)
+        *fields[i] = base != 0 && id->at[i] >= 0 ? base + (str_ref)id->at[i] : 0;
 }
 
 /* The trace entry of the walk's step for stack entry `entry`; the walk's

@@ -279,8 +279,16 @@ static int parse_line(loader_state *st, stack_def *def, const config_setting_t *
     l->source_line = line;
     l->control_text = strdup(control);
     l->module_name = strdup(module);
-    if (l->control_text == NULL || l->module_name == NULL)
+    size_t slen = strlen(def->name), mlen = strlen(module), clen = strlen(control);
+    l->labels_len = slen + mlen + clen + 3;
+    l->labels = malloc(l->labels_len);
+    if (l->control_text == NULL || l->module_name == NULL || l->labels == NULL)
         return fail(st, line, "out of memory");
+    l->module_at = slen + 1;
+    l->control_at = slen + mlen + 2;
+    memcpy(l->labels, def->name, slen + 1);
+    memcpy(l->labels + l->module_at, module, mlen + 1);
+    memcpy(l->labels + l->control_at, control, clen + 1);
     char why[256];
     if (stack_control_parse(control, &l->control, why, sizeof why) != 0)
         return fail(st, line, "control \"%s\": %s", control, why);
@@ -520,6 +528,7 @@ void config_free(config *c)
         args_free(&l->args);
         free(l->control_text);
         free(l->module_name);
+        free(l->labels);
         free(l);
     }
     free(c->lines);

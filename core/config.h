@@ -37,6 +37,11 @@ typedef struct config_line {
     struct fhirpam_args args;
     void *instance;
     bool opened;
+    /* "stack\0module\0control\0": what every trace entry of the line names,
+     * copied into a decision in one piece (module_at, control_at: offsets). */
+    char *labels;
+    size_t labels_len;
+    size_t module_at, control_at;
 } config_line;
 
 /* A named stack flattened for the engine: entries[i] and lines[i] go together

@@ -67,14 +67,19 @@ static char *keep(parser *p, const char *s, size_t len)
 }
 
 /* Upper bounds for the parameters ('&' + 1) and values (',' + 1) in s. */
+static size_t count_char(const char *s, size_t len, char c)
+{
+    size_t n = 0;
+    for (const char *end = s + len; (s = memchr(s, c, (size_t)(end - s))) != NULL; s++)
+        n++;
+    return n;
+}
+
 static void count_separators(const char *s, size_t len, size_t *params, size_t *values)
 {
-    for (size_t i = 0; i < len; i++) {
-        *params += s[i] == '&';
-        *values += s[i] == ',' || s[i] == '&';
-    }
-    *params += 1;
-    *values += 1;
+    size_t amps = count_char(s, len, '&');
+    *params += amps + 1;
+    *values += amps + count_char(s, len, ',') + 1;
 }
 
 static int hexval(int c)
@@ -85,6 +90,14 @@ static int hexval(int c)
                                   : -1;
 }
 
+/* The bytes decode() must look at: escapes, '+', control characters. */
+#define C4(n) [n] = 1, [(n) + 1] = 1, [(n) + 2] = 1, [(n) + 3] = 1
+static const unsigned char needs_decoding[256] = {
+    C4(0x00), C4(0x04), C4(0x08),  C4(0x0c),  C4(0x10),   C4(0x14),
+    C4(0x18), C4(0x1c), ['%'] = 1, ['+'] = 1, [0x7f] = 1,
+};
+#undef C4
+
 /* Percent-decodes s[0..len) into the arena ('+' is a space, as in forms).
  * NULL on a bad escape or a NUL. */
 static char *decode(parser *p, const char *s, size_t len)
@@ -93,8 +106,7 @@ static char *decode(parser *p, const char *s, size_t len)
         return NULL;
     char *out = p->next, *o = out;
     size_t plain = 0; /* the common case: nothing to decode */
-    while (plain < len && s[plain] != '%' && s[plain] != '+' && (unsigned char)s[plain] >= 0x20 &&
-           s[plain] != 0x7f)
+    while (plain < len && !needs_decoding[(unsigned char)s[plain]])
         plain++;
     memcpy(o, s, plain);
     o += plain;
@@ -203,8 +215,10 @@ static int add_param(parser *p, const char *s, size_t len)
     char *value = decode(p, eq + 1, len - (size_t)(eq + 1 - s));
     if (value == NULL)
         return fail(p, "a search parameter value is not valid percent-encoding");
+    /* Most values are one token: no comma, no escape, nothing to split. */
+    bool plain = strpbrk(value, ",\\") == NULL;
     size_t count = 1;
-    for (const char *c = value; *c; c++) {
+    for (const char *c = value; !plain && *c; c++) {
         if (*c == '\\' && c[1] != '\0')
             c++;
         else if (*c == ',')
@@ -219,6 +233,11 @@ static int add_param(parser *p, const char *s, size_t len)
         return fail(p, "out of memory");
     p->end = (char *)top;
     fp->values = (char **)top;
+    if (plain) {
+        fp->values[fp->nvalues++] = value;
+        r->nparams++;
+        return 0;
+    }
     char *w = value, *start = value;
     for (char *c = value;; c++) {
         if (*c == '\\' && (c[1] == ',' || c[1] == '\\')) {
@@ -244,9 +263,8 @@ static int parse_query(parser *p, const char *q, size_t len)
 {
     size_t i = 0;
     while (i < len) {
-        size_t j = i;
-        while (j < len && q[j] != '&')
-            j++;
+        const char *amp = memchr(q + i, '&', len - i);
+        size_t j = amp ? (size_t)(amp - q) : len;
         if (j > i && add_param(p, q + i, j - i) != 0)
             return -1;
         i = j + 1;

@@ -48,6 +48,12 @@ void verified_token_release(const verified_token *vt);
  * read once when the token was verified. Valid while the reference is. */
 typedef struct token_identity {
     const char *iss, *sub, *client_id, *jti, *patient;
+    /* The same five, NUL-terminated one after the other in this order, so
+     * that a decision copies them in one piece: at[i] is the offset of the
+     * i-th in packed, or -1 where it is absent. */
+    char *packed;
+    size_t packed_len;
+    long at[5];
 } token_identity;
 const token_identity *verified_token_identity(const verified_token *vt);
 

@@ -125,6 +125,32 @@ token_cache *token_cache_new(size_t max_entries, size_t max_bytes)
     return c;
 }
 
+/* The claims every decision records, read once per token. */
+static int identity_init(token_identity *id, const json_t *claims)
+{
+    static const char *const names[5] = {"iss", "sub", "client_id", "jti", "patient"};
+    const char *v[5];
+    size_t len[5], total = 0;
+    for (int i = 0; i < 5; i++) {
+        v[i] = json_string_value(json_object_get(claims, names[i]));
+        len[i] = v[i] ? strlen(v[i]) : 0;
+        total += len[i] > 0 ? len[i] + 1 : 0;
+    }
+    *id = (token_identity){v[0], v[1], v[2], v[3], v[4], .packed = malloc(total + 1)};
+    if (id->packed == NULL)
+        return -1;
+    size_t at = 0;
+    for (int i = 0; i < 5; i++) {
+        id->at[i] = len[i] > 0 ? (long)at : -1; /* "" is recorded as absent */
+        if (len[i] > 0) {
+            memcpy(id->packed + at, v[i], len[i] + 1);
+            at += len[i] + 1;
+        }
+    }
+    id->packed_len = at;
+    return 0;
+}
+
 static void entry_free(struct verified_token *vt)
 {
     slot_array *a = atomic_load(&vt->slots);
@@ -139,6 +165,7 @@ static void entry_free(struct verified_token *vt)
     }
     pthread_mutex_destroy(&vt->data_lock);
     json_decref(vt->claims);
+    free(vt->identity.packed);
     free(vt->token);
     free(vt);
 }
@@ -237,13 +264,12 @@ struct verified_token *token_cache_add(token_cache *c, const char *token, size_t
     /* The claims take about as much again as their text, twice over. */
     vt->cost = sizeof *vt + 3 * len;
     vt->claims = claims;
-    vt->identity = (token_identity){
-        json_string_value(json_object_get(claims, "iss")),
-        json_string_value(json_object_get(claims, "sub")),
-        json_string_value(json_object_get(claims, "client_id")),
-        json_string_value(json_object_get(claims, "jti")),
-        json_string_value(json_object_get(claims, "patient")),
-    };
+    if (identity_init(&vt->identity, claims) != 0) {
+        json_decref(claims);
+        free(copy);
+        free(vt);
+        return NULL;
+    }
     vt->times = *times;
     vt->issuer = issuer;
     pthread_mutex_init(&vt->data_lock, NULL);
