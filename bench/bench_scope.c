@@ -68,8 +68,8 @@ void bench_scope(void)
     fhirpam_request_add_header(c.req, "Authorization", header);
     fhirpam_request_set_time(c.req, now);
     rate = bench_best_rate(bench_permit, &c);
-    bench_row("scope_check + patient_link: cached token, same search", rate, 1.0,
-              "patient claim = the patient searched");
+    bench_row("scope_check + patient_link: cached token, 3-parameter search", rate, 1.0,
+              "patient claim (a UUID) = the patient searched");
     fhirpam_request_free(c.req);
     fhirpam_close(c.ctx);
     free(header);
