@@ -6,6 +6,7 @@
  * without a lock that readers contend on: that is swap.h's job.
  */
 #include "context.h"
+#include "token.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -83,6 +84,21 @@ fail:
     free(ctx->modules_dir);
     free(ctx);
     return NULL;
+}
+
+FHIRPAM_API void fhirpam_token_cache_stats(fhirpam_context *ctx, uint64_t *hits, size_t *entries)
+{
+    *hits = 0;
+    *entries = 0;
+    if (ctx == NULL)
+        return;
+    reader_ticket ticket;
+    const config *c = context_enter(ctx, &ticket);
+    if (c != NULL && c->verifier != NULL) {
+        *hits = token_verifier_cache_hits(c->verifier);
+        *entries = token_verifier_cache_size(c->verifier);
+    }
+    context_leave(ticket);
 }
 
 FHIRPAM_API int fhirpam_reload(fhirpam_context *ctx, fhirpam_error *err)

@@ -352,6 +352,11 @@ void decision_set_challenge_scope(struct fhirpam_decision *d, const char *scope)
     d->www_authenticate = decision_intern_str(d, value);
 }
 
+FHIRPAM_API size_t fhirpam_decision_obligation_count(const fhirpam_decision *d)
+{
+    return d != NULL && d->permitted ? json_array_size(d->obligations) : 0;
+}
+
 FHIRPAM_API const char *fhirpam_decision_dpop_nonce(const fhirpam_decision *d)
 {
     return d != NULL && d->dpop_nonce ? decision_str(d, d->dpop_nonce) : NULL;

@@ -443,6 +443,7 @@ START_TEST(check_response)
     fhirpam_context *ctx = obligation_context(key, bearer, sizeof bearer);
     fhirpam_decision *d = get(ctx, bearer, "Observation/1");
     ck_assert_msg(fhirpam_decision_permitted(d), "%s", fhirpam_decision_reason_text(d));
+    ck_assert_uint_eq(fhirpam_decision_obligation_count(d), 1);
     char *json = fhirpam_decision_json(d);
     ck_assert_msg(strstr(json, "\"obligations\":[{\"type\":\"patient_compartment\",\"patient\":"
                                "\"123\",\"fhir_version\":\"R4\"}]") != NULL,
@@ -488,14 +489,23 @@ START_TEST(check_response)
     /* Without obligations any body passes; a deny checks nothing. */
     d = get(ctx, bearer, "Patient/123");
     ck_assert(fhirpam_decision_permitted(d));
+    ck_assert_uint_eq(fhirpam_decision_obligation_count(d), 0);
     ck_assert_int_eq(fhirpam_check_response(d, OBS("Patient/456"), strlen(OBS("Patient/456")),
                                             &remove, &nremove),
                      1);
     fhirpam_decision_free(d);
     d = get(ctx, bearer, "Patient/456");
     ck_assert(!fhirpam_decision_permitted(d));
+    ck_assert_uint_eq(fhirpam_decision_obligation_count(d), 0);
     ck_assert_int_eq(fhirpam_check_response(d, "{}", 2, &remove, &nremove), -1);
     fhirpam_decision_free(d);
+    /* One token, verified once, then found in the cache by every later
+     * decision. */
+    uint64_t hits;
+    size_t entries;
+    fhirpam_token_cache_stats(ctx, &hits, &entries);
+    ck_assert_uint_eq(entries, 1);
+    ck_assert_uint_eq(hits, 2);
     fhirpam_close(ctx);
     EVP_PKEY_free(key);
 }

@@ -94,6 +94,14 @@ FHIRPAM_API fhirpam_context *fhirpam_open(const char *config_path, const char *m
  */
 FHIRPAM_API int fhirpam_reload(fhirpam_context *ctx, fhirpam_error *err);
 
+/*
+ * Counters of the verified-token cache of the configuration in force, for
+ * monitoring: cache hits since it was loaded, and tokens cached now (both 0
+ * when the configuration verifies no tokens). Thread-safe, also against
+ * fhirpam_reload().
+ */
+FHIRPAM_API void fhirpam_token_cache_stats(fhirpam_context *ctx, uint64_t *hits, size_t *entries);
+
 /* Close the context. No other call on it may be running or follow. */
 FHIRPAM_API void fhirpam_close(fhirpam_context *ctx);
 
@@ -180,6 +188,10 @@ FHIRPAM_API const char *fhirpam_decision_reason_text(const fhirpam_decision *d);
 /* The HTTP status a server should answer with when denying (200 on permit). */
 /* A `DPoP-Nonce` value the response must carry (RFC 9449 §8, §9), or NULL. */
 FHIRPAM_API const char *fhirpam_decision_dpop_nonce(const fhirpam_decision *d);
+/* How many obligations the permit carries (0 for a deny): a host that cannot
+ * check responses (a gateway that never sees the body) must refuse a permit
+ * with any. */
+FHIRPAM_API size_t fhirpam_decision_obligation_count(const fhirpam_decision *d);
 /*
  * Checks a response body (a resource, or a Bundle of search results) against
  * the decision's obligations before the host sends it. Returns 1 when it may
