@@ -124,6 +124,8 @@ int main(int argc, char **argv)
         bench_scope();
     if (only == NULL || strcmp(only, "dpop") == 0)
         bench_dpop();
+    if (only == NULL || strcmp(only, "consent") == 0)
+        bench_consent();
     /* --- further parts register here --- */
     return 0;
 }

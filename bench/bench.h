@@ -50,5 +50,6 @@ void bench_token(void);
 void bench_revocation(void);
 void bench_scope(void);
 void bench_dpop(void);
+void bench_consent(void);
 
 #endif

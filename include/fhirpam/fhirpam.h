@@ -199,7 +199,11 @@ FHIRPAM_API size_t fhirpam_decision_obligation_count(const fhirpam_decision *d);
  * 0-based indexes into Bundle.entry, ascending, *nremove of them, an array
  * the caller frees), 0 when it must not be sent, -1 when the body is not
  * JSON or the decision is not a permit. A decision without obligations
- * allows any body. Thread-safe; the decision is not changed.
+ * allows any body. A resource fails a "patient_compartment" obligation when
+ * it is outside that patient's compartment, and a "redact" one when it
+ * carries a listed code (meta.security, any Coding in it, its resource type
+ * for http://hl7.org/fhir/resource-types, a meta.profile for
+ * urn:ietf:rfc:3986). Thread-safe; the decision is not changed.
  */
 FHIRPAM_API int fhirpam_check_response(const fhirpam_decision *d, const char *body, size_t len,
                                        size_t **remove, size_t *nremove);

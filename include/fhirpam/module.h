@@ -314,10 +314,13 @@ FHIRPAM_API bool fhirpam_compartment_contains(const char *version, const char *r
 /*
  * An obligation on a permit: a condition the response must meet, which the
  * host checks with fhirpam_check_response() (fhirpam.h) before sending it.
- * `type` names it; `params` is a JSON object text of its parameters. The one
+ * `type` names it; `params` is a JSON object text of its parameters. The ones
  * the core can check: "patient_compartment" with {"patient": "<id>",
- * "fhir_version": "R4"|"R5"}. Returns 0, or -1 (unknown type, bad params):
- * a module must then not permit.
+ * "fhir_version": "R4"|"R5"}; "redact" with {"codes": "sys|code sys|code"}
+ * (tokens separated by one space, each part percent-encoded where it holds
+ * a space, '%', '|' or a control character; an empty system is "|code"):
+ * no resource carrying one of the codes may be sent. Returns 0, or -1
+ * (unknown type, bad params): a module must then not permit.
  */
 FHIRPAM_API int fhirpam_add_obligation(fhirpam_authz *az, const char *type, const char *params);
 

@@ -1,0 +1,155 @@
+/*
+ * store.c - see store.h. The loop is watch.c's; the swap is the SDK's
+ * fhirpam_swap, as in the revocation file store.
+ */
+#include "store.h"
+
+#include <dirent.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "watch.h"
+
+struct consent_store {
+    index_options options;
+    fhirpam_swap *current; /* the consent_index in force */
+    uint64_t seen;         /* signature of the directory as last loaded (or last failed) */
+    uint64_t generation;
+    _Atomic int64_t failing_since; /* when re-reading started to fail (epoch s), 0: it loads */
+    watcher *watch;
+};
+
+static void free_index(void *p)
+{
+    consent_index_free(p);
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15u + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdu;
+}
+
+static uint64_t stat_hash(const char *name, const struct stat *st)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3u;
+    h = mix(h, (uint64_t)st->st_ino);
+    h = mix(h, (uint64_t)st->st_dev);
+    h = mix(h, (uint64_t)st->st_size);
+    h = mix(h, (uint64_t)st->st_mtim.tv_sec);
+    return mix(h, (uint64_t)st->st_mtim.tv_nsec);
+}
+
+/* What the directory holds now, as one number: every store file's name,
+ * inode, size and modification time (summed: readdir's order does not
+ * matter), and the client registry's. */
+static uint64_t signature(const index_options *o)
+{
+    uint64_t sum = 0, count = 0;
+    DIR *d = opendir(o->dir);
+    if (d == NULL)
+        return 1;
+    int dfd = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (!consent_store_file_name(e->d_name))
+            continue;
+        if (fstatat(dfd, e->d_name, &st, 0) != 0)
+            memset(&st, 0, sizeof st);
+        sum += stat_hash(e->d_name, &st);
+        count++;
+    }
+    closedir(d);
+    uint64_t h = mix(sum, count);
+    struct stat st;
+    if (o->client_registry != NULL) {
+        if (stat(o->client_registry, &st) != 0)
+            memset(&st, 0, sizeof st);
+        h = mix(h, stat_hash(o->client_registry, &st));
+    }
+    return h | 2; /* never 1 (no directory) or 0 */
+}
+
+static void check_store(void *arg)
+{
+    consent_store *s = arg;
+    uint64_t sig = signature(&s->options);
+    if (sig == s->seen)
+        return;
+    s->seen = sig;
+    char err[800];
+    consent_index *fresh = consent_index_load(&s->options, err, sizeof err);
+    if (fresh == NULL) {
+        syslog(LOG_ERR, "fhirpam consent: %s; the previous consents stay in force", err);
+        int64_t expected = 0;
+        atomic_compare_exchange_strong(&s->failing_since, &expected, (int64_t)time(NULL));
+        return;
+    }
+    fresh->generation = ++s->generation;
+    fhirpam_swap_publish(s->current, fresh);
+    atomic_store(&s->failing_since, 0);
+}
+
+consent_store *consent_store_open(const index_options *o, int64_t interval_ms, char *err,
+                                  size_t errlen)
+{
+    consent_store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->options = *o;
+    atomic_init(&s->failing_since, 0);
+    s->seen = signature(o);
+    consent_index *first = consent_index_load(o, err, errlen);
+    if (first == NULL) {
+        free(s);
+        return NULL;
+    }
+    first->generation = s->generation = 1;
+    if ((s->current = fhirpam_swap_new(first, free_index)) == NULL) {
+        consent_index_free(first);
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if ((s->watch = watcher_start(interval_ms, check_store, s)) == NULL) {
+        fhirpam_swap_free(s->current);
+        free(s);
+        snprintf(err, errlen, "cannot start the thread that watches %s", o->dir);
+        return NULL;
+    }
+    return s;
+}
+
+const consent_index *consent_store_enter(consent_store *s, fhirpam_swap_ticket *ticket)
+{
+    return fhirpam_swap_enter(s->current, ticket);
+}
+
+void consent_store_leave(fhirpam_swap_ticket ticket)
+{
+    fhirpam_swap_leave(ticket);
+}
+
+int64_t consent_store_failing_since(consent_store *s)
+{
+    return atomic_load_explicit(&s->failing_since, memory_order_relaxed);
+}
+
+void consent_store_close(consent_store *s)
+{
+    if (s == NULL)
+        return;
+    watcher_stop(s->watch);
+    fhirpam_swap_free(s->current);
+    free(s);
+}
