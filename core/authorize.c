@@ -204,11 +204,16 @@ static void run_stack(const flat_stack *fs, struct fhirpam_authz *az, struct fhi
     size_t base = d->ntrace;
     stack_result res;
     stack_run(fs->entries, fs->n, call_module, &rs, steps, &res);
+    if (d->ntrace > base)
+        d->walk_end_us = rs.clock;
     for (size_t k = 0; k < res.nsteps && base + k < d->ntrace; k++) {
         char action[16];
         d->trace[base + k].action = steps[k].action;
-        d->trace[base + k].action_text =
-            decision_intern_str(d, stack_action_text(steps[k].action, action, sizeof action));
+        const char *text = stack_action_text(steps[k].action, action, sizeof action);
+        trace_entry *t = &d->trace[base + k];
+        /* The words are static; only a jump's number is copied. */
+        t->action_word = text != action ? text : NULL;
+        t->action_text = text == action ? decision_intern_str(d, text) : 0;
     }
     conclude_walk(d, fs, base, steps, &res, token_presented);
     if (steps != inline_steps)
@@ -407,7 +412,7 @@ FHIRPAM_API fhirpam_decision *fhirpam_authorize(fhirpam_context *ctx, const char
         d->code = FHIRPAM_ERROR;
         d->http_status = 500;
     }
-    d->duration_us = monotonic_us() - start;
+    d->duration_us = (d->walk_end_us != 0 ? d->walk_end_us : monotonic_us()) - start;
     write_audit(c, d);
     context_leave(ticket);
     return d;

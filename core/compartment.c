@@ -21,9 +21,10 @@ const compartment_table *compartment_table_of(const char *version)
 const compartment_link *compartment_links(const compartment_table *t, const char *type, size_t *n)
 {
     *n = 0;
-    if (type == NULL)
+    /* Every FHIR resource type starts with an upper-case letter. */
+    if (type == NULL || type[0] < 'A' || type[0] > 'Z')
         return NULL;
-    size_t lo = 0, hi = t->n;
+    size_t lo = t->first[type[0] - 'A'], hi = t->first[type[0] - 'A' + 1];
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (strcmp(t->links[mid].resource, type) < 0)
@@ -31,7 +32,7 @@ const compartment_link *compartment_links(const compartment_table *t, const char
         else
             hi = mid;
     }
-    if (lo == t->n || strcmp(t->links[lo].resource, type) != 0)
+    if (lo == t->first[type[0] - 'A' + 1] || strcmp(t->links[lo].resource, type) != 0)
         return NULL;
     /* The generated table names each type with one string. */
     const char *name = t->links[lo].resource;

@@ -22,6 +22,7 @@ typedef struct compartment_link {
 typedef struct compartment_table {
     const compartment_link *links; /* sorted by resource, then param */
     size_t n;
+    const unsigned short *first; /* [i]: first link of a type starting 'A' + i; [26] = n */
 } compartment_table;
 
 extern const compartment_table compartment_r4, compartment_r5;

@@ -148,7 +148,7 @@ static void write_trace(const struct fhirpam_decision *d, jsonw *w)
         jw_key(w, "code");
         jw_string(w, fhirpam_code_name(t->code));
         jw_key(w, "action");
-        jw_string(w, decision_str(d, t->action_text));
+        jw_string(w, t->action_word ? t->action_word : decision_str(d, t->action_text));
         if (t->reason) {
             jw_key(w, "reason");
             jw_string(w, decision_str(d, t->reason));
@@ -315,7 +315,7 @@ FHIRPAM_API int fhirpam_decision_trace_entry(const fhirpam_decision *d, size_t i
     if (code)
         *code = t->code;
     if (action)
-        *action = decision_str(d, t->action_text);
+        *action = t->action_word ? t->action_word : decision_str(d, t->action_text);
     if (microseconds)
         *microseconds = t->us;
     return 0;

@@ -23,7 +23,8 @@ typedef struct trace_entry {
     str_ref control;
     fhirpam_code code;
     int action;
-    str_ref action_text; /* as config syntax: "ok", "2" */
+    const char *action_word; /* "ok", "bad"...: a static string, or NULL for */
+    str_ref action_text;     /* a jump, kept as its config text ("2") */
     str_ref reason;
     str_ref reason_text;
     str_ref challenge_scope; /* 0: none */
@@ -48,7 +49,12 @@ struct fhirpam_decision {
     str_ref stack;
     char id[40];
     int64_t time; /* evaluation time, epoch seconds */
+    /* From fhirpam_authorize's start to the last module's return (the clock
+     * read the module timings already take); where no module ran, to the
+     * end of the call. The bookkeeping after the walk, well under a
+     * microsecond, is not counted, nor is the audit write. */
     uint64_t duration_us;
+    uint64_t walk_end_us; /* monotonic, when the last module returned; 0: none ran */
 
     json_t *obligations; /* array of objects {type, ...params}, or NULL */
 

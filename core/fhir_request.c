@@ -197,7 +197,14 @@ static int add_param(parser *p, const char *s, size_t len)
         key[4] = '\0';
         fp->modifier = key + 5;
     } else {
-        char *colon = strchr(key, ':'), *dot = strchr(key, '.');
+        /* Names are short: one pass finds both separators. */
+        char *colon = NULL, *dot = NULL;
+        for (char *c = key; *c != '\0'; c++) {
+            if (*c == ':' && colon == NULL)
+                colon = c;
+            else if (*c == '.' && dot == NULL)
+                dot = c;
+        }
         if (colon != NULL && (dot == NULL || colon < dot)) {
             *colon = '\0';
             fp->modifier = colon + 1;
@@ -323,12 +330,13 @@ int fhir_request_parse(const char *method, const char *url, const char *base, co
     }
     while (*rest == '/')
         rest++;
-    if (strchr(rest, '#') != NULL)
+    size_t rest_len = url_len - (size_t)(rest - url);
+    if (memchr(rest, '#', rest_len) != NULL)
         return fail(&p, "the URL has a fragment");
-    const char *qmark = strchr(rest, '?');
-    size_t path_len = qmark ? (size_t)(qmark - rest) : strlen(rest);
+    const char *qmark = memchr(rest, '?', rest_len);
+    size_t path_len = qmark ? (size_t)(qmark - rest) : rest_len;
     const char *query = qmark ? qmark + 1 : NULL;
-    size_t query_len = query ? strlen(query) : 0;
+    size_t query_len = query ? rest_len - path_len - 1 : 0;
 
     bool form = false; /* a POST _search: the body is the form */
     /* One allocation: the parameters, the decoded strings, and the value

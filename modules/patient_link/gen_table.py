@@ -47,13 +47,20 @@ def main():
         out.write('#include "compartment.h"\n\n')
         for version in ("R4", "R5"):
             name = version.lower()
+            links = sorted(rows[version])
+            assert all("A" <= r[0][0] <= "Z" for r in links)
             out.write("static const compartment_link %s_links[] = {\n" % name)
-            for resource, param, path, patient_only in sorted(rows[version]):
+            for resource, param, path, patient_only in links:
                 out.write('    {"%s", "%s", "%s", %s},\n'
                           % (resource, param, path, "true" if patient_only else "false"))
             out.write("};\n\n")
-        out.write("const compartment_table compartment_r4 = {r4_links, sizeof r4_links / sizeof r4_links[0]};\n")
-        out.write("const compartment_table compartment_r5 = {r5_links, sizeof r5_links / sizeof r5_links[0]};\n")
+            # first[i]: the first link whose type starts with 'A' + i.
+            first = [sum(1 for r in links if r[0][0] < chr(ord("A") + i)) for i in range(27)]
+            out.write("static const unsigned short %s_first[27] = {%s};\n\n"
+                      % (name, ", ".join(str(x) for x in first)))
+        for name in ("r4", "r5"):
+            out.write("const compartment_table compartment_%s = {%s_links, sizeof %s_links / "
+                      "sizeof %s_links[0], %s_first};\n" % (name, name, name, name, name))
 
 
 if __name__ == "__main__":

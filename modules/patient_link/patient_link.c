@@ -351,6 +351,49 @@ static bool has_join(fhirpam_authz *az)
     return false;
 }
 
+/* The launch patient, read from the token's claim once per token (A17: a
+ * bare id or Patient/<id>) and kept with it. */
+enum { FAULT_NONE, FAULT_NO_PATIENT, FAULT_BAD_CLAIM };
+typedef struct launch_patient {
+    int fault;
+    char id[72]; /* FHIR ids are at most 64 characters */
+} launch_patient;
+
+static void read_launch_patient(const patient_link *pl, fhirpam_authz *az, launch_patient *lp)
+{
+    const char *claim = fhirpam_claim_string(az, pl->claim);
+    lp->fault = FAULT_NONE;
+    lp->id[0] = '\0';
+    if (claim == NULL || claim[0] == '\0') {
+        lp->fault = FAULT_NO_PATIENT;
+        return;
+    }
+    const char *id = strncmp(claim, "Patient/", 8) == 0 ? claim + 8 : claim;
+    size_t len = strlen(id);
+    if (len == 0 || len >= sizeof lp->id || strchr(id, '/') != NULL) {
+        lp->fault = FAULT_BAD_CLAIM;
+        return;
+    }
+    memcpy(lp->id, id, len + 1);
+}
+
+static const launch_patient *launch_patient_of(const patient_link *pl, fhirpam_authz *az,
+                                               launch_patient *scratch)
+{
+    const launch_patient *kept = fhirpam_token_data(az, pl);
+    if (kept != NULL)
+        return kept;
+    read_launch_patient(pl, az, scratch);
+    launch_patient *fresh = malloc(sizeof *fresh);
+    if (fresh == NULL)
+        return scratch;
+    *fresh = *scratch;
+    kept = fhirpam_token_data_attach(az, pl, fresh, free);
+    if (kept != fresh)
+        free(fresh); /* another thread's copy won, or no token to keep it with */
+    return kept != NULL ? kept : scratch;
+}
+
 static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
 {
     const patient_link *pl = instance;
@@ -362,14 +405,14 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
     const char *context = fhirpam_attr_get(az, "scope_check.context");
     if (context != NULL && strcmp(context, "patient") != 0)
         return FHIRPAM_IGNORE;
-    const char *claim = fhirpam_claim_string(az, pl->claim);
-    if (claim == NULL || claim[0] == '\0')
+    launch_patient scratch;
+    const launch_patient *lp = launch_patient_of(pl, az, &scratch);
+    if (lp->fault == FAULT_NO_PATIENT)
         return mismatch(az, "no_patient", "the token has no %s claim to bind patient/ scopes to",
                         pl->claim);
-    /* A17: a bare id, or Patient/<id>. */
-    const char *patient_id = strncmp(claim, "Patient/", 8) == 0 ? claim + 8 : claim;
-    if (*patient_id == '\0' || strchr(patient_id, '/') != NULL)
+    if (lp->fault == FAULT_BAD_CLAIM)
         return mismatch(az, "bad_patient_claim", "the %s claim is not a patient id", pl->claim);
+    const char *patient_id = lp->id;
 
     fhirpam_interaction ia = fhirpam_fhir_interaction(az);
     const char *type = fhirpam_fhir_type(az), *id = fhirpam_fhir_id(az);
