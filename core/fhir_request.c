@@ -98,6 +98,19 @@ static const unsigned char needs_decoding[256] = {
 };
 #undef C4
 
+/* None of the eight bytes of w needs decoding: no '%', '+', DEL or control
+ * character. Each test is the "has a zero byte" one (Hacker's Delight
+ * 6-1): (x - 0x01..) & ~x & 0x80.. is non-zero exactly when some byte of x
+ * is zero (or, for the last, below 0x20); bytes from 0x80 up never count. */
+static bool word_is_plain(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t pct = w ^ (ones * '%'), plus = w ^ (ones * '+'), del = w ^ (ones * 0x7f);
+    uint64_t hits = ((pct - ones) & ~pct) | ((plus - ones) & ~plus) | ((del - ones) & ~del) |
+                    ((w - ones * 0x20) & ~w);
+    return (hits & highs) == 0;
+}
+
 /* Percent-decodes s[0..len) into the arena ('+' is a space, as in forms).
  * NULL on a bad escape or a NUL. */
 static char *decode(parser *p, const char *s, size_t len)
@@ -106,6 +119,11 @@ static char *decode(parser *p, const char *s, size_t len)
         return NULL;
     char *out = p->next, *o = out;
     size_t plain = 0; /* the common case: nothing to decode */
+    for (uint64_t w; plain + 8 <= len; plain += 8) {
+        memcpy(&w, s + plain, 8);
+        if (!word_is_plain(w))
+            break;
+    }
     while (plain < len && !needs_decoding[(unsigned char)s[plain]])
         plain++;
     memcpy(o, s, plain);
@@ -307,9 +325,23 @@ int fhir_request_parse(const char *method, const char *url, const char *base, co
         return fail(&p, "the URL is longer than 8192 bytes");
     if (body_len > FHIR_MAX_BODY)
         return fail(&p, "the body is larger than the limit");
-    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    bool post = strcmp(method, "POST") == 0, put = strcmp(method, "PUT") == 0;
-    bool patch = strcmp(method, "PATCH") == 0, del = strcmp(method, "DELETE") == 0;
+    bool get = false, post = false, put = false, patch = false, del = false;
+    switch (method[0]) { /* one comparison per request, not six */
+    case 'G':
+        get = strcmp(method, "GET") == 0;
+        break;
+    case 'H':
+        get = strcmp(method, "HEAD") == 0;
+        break;
+    case 'P':
+        post = strcmp(method, "POST") == 0;
+        put = !post && strcmp(method, "PUT") == 0;
+        patch = !post && !put && strcmp(method, "PATCH") == 0;
+        break;
+    case 'D':
+        del = strcmp(method, "DELETE") == 0;
+        break;
+    }
     if (!get && !post && !put && !patch && !del) {
         snprintf(err, errlen, "method %.16s is not a FHIR interaction", method);
         return -1;

@@ -1041,6 +1041,48 @@ START_TEST(strings_are_copies)
 }
 END_TEST
 
+/* Percent-decoding looks at eight bytes at a time when it can: every
+ * special byte must be found at every position of a long value, in the
+ * name as in the value. */
+START_TEST(decoding_at_every_position)
+{
+    static const struct {
+        const char *raw; /* inserted into the URL */
+        char decoded;    /* what the value holds there; 0: refused */
+    } cases[] = {
+        {"+", ' '}, {"%41", 'A'}, {"%25", '%'}, {"%01", 0},  {"%7F", 0},       {"%7f", 0},
+        {"%zz", 0}, {"\x01", 0},  {"\x1f", 0},  {"\x7f", 0}, {"\xc3", '\xc3'}, {"~", '~'},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (size_t pos = 0; pos <= 24; pos++) {
+            char value[64], url[128], want[64];
+            memset(value, 'v', pos);
+            value[pos] = '\0';
+            snprintf(want, sizeof want, "%s%c%s", value, cases[c].decoded, "tail-of-the-value");
+            snprintf(url, sizeof url, "Observation?code=%s%stail-of-the-value", value,
+                     cases[c].raw);
+            fhir_request q;
+            char err[128];
+            int rc = parse("GET", url, NULL, NULL, NULL, &q, err, sizeof err);
+            if (cases[c].decoded == 0) {
+                ck_assert_msg(rc != 0, "case %zu at %zu: accepted", c, pos);
+                continue;
+            }
+            ck_assert_msg(rc == 0, "case %zu at %zu: %s", c, pos, err);
+            ck_assert_str_eq(q.params[0].values[0], want);
+            fhir_request_clear(&q);
+            /* The same byte in a long parameter name. */
+            snprintf(url, sizeof url, "Observation?%s%sname-tail=x", value, cases[c].raw);
+            rc = parse("GET", url, NULL, NULL, NULL, &q, err, sizeof err);
+            ck_assert_msg(rc == 0, "name case %zu at %zu: %s", c, pos, err);
+            ck_assert_msg(q.params[0].name[pos] == cases[c].decoded, "name case %zu at %zu", c,
+                          pos);
+            fhir_request_clear(&q);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fhir_request");
@@ -1051,6 +1093,7 @@ int main(void)
     tcase_add_test(t, every_interaction_covered);
     tcase_add_test(t, interaction_names);
     tcase_add_test(t, url_length_limit);
+    tcase_add_test(t, decoding_at_every_position);
     tcase_add_test(t, param_count_limit);
     tcase_add_test(t, value_count_limit);
     tcase_add_test(t, arena_fills);

@@ -140,6 +140,31 @@ typedef struct type_params {
     size_t n;
 } type_params;
 
+/* The type's parameters, remembered per thread for the last type asked:
+ * requests come in runs of one type, and the tables never change, so the
+ * memo needs no lock and is never stale. */
+static const type_params *type_params_of(const char *version, const char *type)
+{
+    static _Thread_local struct {
+        char version[4], type[64];
+        type_params tp;
+    } memo;
+    static const type_params none = {.n = 0};
+    if (type == NULL)
+        return &none;
+    if (strcmp(memo.type, type) == 0 && strcmp(memo.version, version) == 0)
+        return &memo.tp;
+    size_t len = strlen(type);
+    memo.tp.n = fhirpam_compartment_params(version, type, memo.tp.names, 16);
+    if (len >= sizeof memo.type) {
+        memo.type[0] = '\0'; /* no type is that long: not remembered */
+        return &memo.tp;
+    }
+    memcpy(memo.type, type, len + 1);
+    snprintf(memo.version, sizeof memo.version, "%s", version);
+    return &memo.tp;
+}
+
 static bool is_compartment_param(const type_params *tp, const char *name)
 {
     for (size_t i = 0; i < tp->n && i < 16; i++)
@@ -416,10 +441,8 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
 
     fhirpam_interaction ia = fhirpam_fhir_interaction(az);
     const char *type = fhirpam_fhir_type(az), *id = fhirpam_fhir_id(az);
-    type_params tp = {.n = 0};
-    if (type != NULL)
-        tp.n = fhirpam_compartment_params(pl->version, type, tp.names, 16);
-    bool compartment_type = type != NULL && (tp.n > 0 || strcmp(type, "Patient") == 0);
+    const type_params *tp = type_params_of(pl->version, type);
+    bool compartment_type = type != NULL && (tp->n > 0 || strcmp(type, "Patient") == 0);
     const char *fault;
     bool includes = has_join(az);
     static const char include_why[] =
@@ -507,7 +530,7 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
             return pl->deny_outside_reads ? mismatch(az, "outside_compartment",
                                                      "%s is not in any patient's compartment", type)
                                           : FHIRPAM_SUCCESS;
-        if (search_constrained(pl, az, &tp, type, patient_id, &fault))
+        if (search_constrained(pl, az, tp, type, patient_id, &fault))
             return includes ? unresolved(pl, az, patient_id, "unresolved_include", include_why)
                             : FHIRPAM_SUCCESS;
         return mismatch(az, "unconstrained_search",
