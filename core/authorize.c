@@ -85,19 +85,19 @@ static fhirpam_code call_module(void *cookie, size_t entry)
  * <token>` (RFC 6750 §2.1, RFC 9449 §7.1: the scheme is case-insensitive).
  * Returns 1 with the token, 0 when there is none, -1 when the header is
  * ambiguous (several Authorization headers). */
-static int extract_token(const struct fhirpam_request *req, const char **token, size_t *len)
+static int extract_token(const struct fhirpam_request *req, const char **token, size_t *len,
+                         const char **scheme)
 {
-    size_t n = request_header_count(req, "Authorization");
-    if (n == 0)
-        return 0;
-    if (n > 1)
-        return -1;
     const char *v = request_header_get(req, "Authorization", 0);
+    if (v == NULL)
+        return 0;
+    if (request_header_get(req, "Authorization", 1) != NULL)
+        return -1;
     const char *rest;
     if (strncasecmp(v, "Bearer ", 7) == 0)
-        rest = v + 7;
+        rest = v + 7, *scheme = "Bearer";
     else if (strncasecmp(v, "DPoP ", 5) == 0)
-        rest = v + 5;
+        rest = v + 5, *scheme = "DPoP";
     else
         return 0;
     while (*rest == ' ')
@@ -345,7 +345,8 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
     if (fs->token_required) {
         const char *token = NULL;
         size_t len = 0;
-        int found = extract_token(req, &token, &len);
+        const char *scheme = NULL;
+        int found = extract_token(req, &token, &len, &scheme);
         if (found < 0) {
             decision_conclude(d, FHIRPAM_INVALID_REQUEST, "", "several_authorization_headers",
                               "the request carries more than one Authorization header", true);
@@ -361,9 +362,7 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
         presented = true;
         az.access_token = token;
         az.access_token_len = len;
-        /* extract_token accepted only these two schemes. */
-        const char *auth = request_header_get(req, "Authorization", 0);
-        az.token_scheme = auth != NULL && (auth[0] == 'D' || auth[0] == 'd') ? "DPoP" : "Bearer";
+        az.token_scheme = scheme;
         token_failure why;
         vt = token_verify(c->verifier, token, len, d->time, &why);
         if (vt == NULL) {

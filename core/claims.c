@@ -184,16 +184,18 @@ FHIRPAM_API void fhirpam_set_challenge_scope(fhirpam_authz *az, const char *scop
 
 FHIRPAM_API int fhirpam_attr_set(fhirpam_authz *az, const char *name, const char *value)
 {
-    if (az == NULL || name == NULL || value == NULL || strlen(name) >= sizeof az->attrs[0].name ||
-        strlen(value) >= sizeof az->attrs[0].value)
+    if (az == NULL || name == NULL || value == NULL)
+        return -1;
+    size_t nlen = strlen(name), vlen = strlen(value);
+    if (nlen >= sizeof az->attrs[0].name || vlen >= sizeof az->attrs[0].value)
         return -1;
     size_t i = 0;
     while (i < az->nattrs && strcmp(az->attrs[i].name, name) != 0)
         i++;
     if (i == sizeof az->attrs / sizeof az->attrs[0])
         return -1;
-    memcpy(az->attrs[i].name, name, strlen(name) + 1);
-    memcpy(az->attrs[i].value, value, strlen(value) + 1);
+    memcpy(az->attrs[i].name, name, nlen + 1);
+    memcpy(az->attrs[i].value, value, vlen + 1);
     if (i == az->nattrs)
         az->nattrs++;
     return 0;
