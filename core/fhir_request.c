@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "json_strict.h"
 
 static const char *const interaction_names[] = {
@@ -82,14 +83,6 @@ static void count_separators(const char *s, size_t len, size_t *params, size_t *
     *values += amps + count_char(s, len, ',') + 1;
 }
 
-static int hexval(int c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* The bytes decode() must look at: escapes, '+', control characters. */
 #define C4(n) [n] = 1, [(n) + 1] = 1, [(n) + 2] = 1, [(n) + 3] = 1
 static const unsigned char needs_decoding[256] = {
@@ -133,7 +126,7 @@ static char *decode(parser *p, const char *s, size_t len)
         if (c == '%') {
             if (i + 2 >= len)
                 return NULL;
-            int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
+            int h = hex_digit((unsigned char)s[i + 1]), l = hex_digit((unsigned char)s[i + 2]);
             /* Decoded control characters are refused like raw ones. */
             if (h < 0 || l < 0 || h * 16 + l < 0x20 || h * 16 + l == 0x7f)
                 return NULL;

@@ -17,6 +17,7 @@
 #include "authz.h"
 #include "compartment.h"
 #include "decision.h"
+#include "hex.h"
 
 /* The codes of a redact obligation: "system|code" tokens separated by one
  * space, each part percent-encoded ("%XX") where it holds a space, '%', '|'
@@ -25,17 +26,6 @@
 typedef struct redact_code {
     const char *system, *code;
 } redact_code;
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Decodes s[0..len) into out (NUL-terminated); false on a bad escape or a
  * raw byte that must have been encoded. */
@@ -50,8 +40,8 @@ static bool redact_decode(const char *s, size_t len, char *out)
             out[n++] = (char)c;
             continue;
         }
-        int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
-        int lo = hi >= 0 ? hex_value(s[i + 2]) : -1;
+        int hi = i + 2 < len ? hex_digit((unsigned char)s[i + 1]) : -1;
+        int lo = hi >= 0 ? hex_digit((unsigned char)s[i + 2]) : -1;
         if (lo < 0 || (hi == 0 && lo == 0))
             return false; /* a bad escape, or a NUL that would cut the code short */
         out[n++] = (char)(hi * 16 + lo);

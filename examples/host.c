@@ -37,9 +37,15 @@ int main(int argc, char **argv)
     /* One call per request; the context may be shared by many threads. */
     fhirpam_decision *d = fhirpam_authorize(ctx, argv[2], req);
     int status;
-    if (d != NULL && fhirpam_decision_permitted(d)) {
+    if (d != NULL && fhirpam_decision_permitted(d) && fhirpam_decision_obligation_count(d) == 0) {
         printf("permit\n");
         status = 0;
+    } else if (d != NULL && fhirpam_decision_permitted(d)) {
+        /* A server would pass its response body to fhirpam_check_response()
+         * and send what it allows; this program has no response to check, so
+         * a conditional permit is refused, as any host that cannot check. */
+        printf("deny 403 (obligations on the response this program cannot check)\n");
+        status = 2;
     } else {
         /* A NULL decision (out of memory) is a deny like any other. */
         const char *challenge = d ? fhirpam_decision_www_authenticate(d) : NULL;

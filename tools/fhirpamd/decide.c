@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "hex.h"
 #include "metrics.h"
 #include "target.h"
 
@@ -103,17 +104,6 @@ static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* %XX-decode text[0..len) into a new string; NULL on a bad escape or NUL. */
 static char *url_decode(const char *text, size_t len, size_t *outlen)
 {
@@ -126,8 +116,8 @@ static char *url_decode(const char *text, size_t len, size_t *outlen)
             out[o++] = text[i];
             continue;
         }
-        int hi = i + 2 < len ? hexval(text[i + 1]) : -1;
-        int lo = i + 2 < len ? hexval(text[i + 2]) : -1;
+        int hi = i + 2 < len ? hex_digit((unsigned char)text[i + 1]) : -1;
+        int lo = i + 2 < len ? hex_digit((unsigned char)text[i + 2]) : -1;
         if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
             free(out);
             return NULL;
