@@ -4,6 +4,7 @@
  * timings; the machines are shared and noisy).
  */
 #include "bench.h"
+#include "mint.h"
 
 #include <fhirpam/fhirpam.h>
 #include <stdio.h>
@@ -75,6 +76,34 @@ char *bench_write_temp(const char *text)
     }
     close(fd);
     return path;
+}
+
+bench_issuer bench_issuer_open(void)
+{
+    bench_issuer is = {mint_keygen("ES256", 0), NULL};
+    json_t *set = json_pack("{s:[o]}", "keys", mint_public_jwk(is.key, "bench", "ES256"));
+    char *text = json_dumps(set, 0);
+    if (text == NULL) {
+        fprintf(stderr, "bench: cannot build the key set\n");
+        exit(1);
+    }
+    is.jwks_path = bench_write_temp(text);
+    free(text);
+    json_decref(set);
+    return is;
+}
+
+char *bench_issuer_token(const bench_issuer *is, const char *claims)
+{
+    return mint_token(is->key, "ES256", "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"bench\"}",
+                      claims);
+}
+
+void bench_issuer_close(bench_issuer *is)
+{
+    unlink(is->jwks_path);
+    free(is->jwks_path);
+    EVP_PKEY_free(is->key);
 }
 
 fhirpam_context *bench_open(const char *config_text)

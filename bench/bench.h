@@ -44,6 +44,18 @@ typedef struct bench_case {
 } bench_case;
 void bench_permit(void *bench_case_arg);
 
+/* The token issuer of a benchmark: an ES256 key with kid "bench" whose key
+ * set is in a temporary file (jwks_path, for the config's token.jwks). */
+typedef struct bench_issuer {
+    struct evp_pkey_st *key;
+    char *jwks_path;
+} bench_issuer;
+bench_issuer bench_issuer_open(void);
+/* A token with these claims, typ at+jwt; the caller frees it. */
+char *bench_issuer_token(const bench_issuer *is, const char *claims);
+/* Removes the key set file and frees the key. */
+void bench_issuer_close(bench_issuer *is);
+
 /* Each part's benchmarks; defined in bench_<part>.c. */
 void bench_core(void);
 void bench_token(void);

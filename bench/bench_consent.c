@@ -95,10 +95,8 @@ void bench_consent(void)
     }
     write_store(dir);
     char *registry = bench_write_temp("{\"dashboard\":[\"urn:oid:1.2.3|ORG-1\"]}");
-    EVP_PKEY *key = mint_keygen("ES256", 0);
-    json_t *set = json_pack("{s:[o]}", "keys", mint_public_jwk(key, "bench", "ES256"));
-    char *jwks_text = json_dumps(set, 0);
-    char *jwks_path = bench_write_temp(jwks_text);
+    bench_issuer issuer = bench_issuer_open();
+    const char *jwks_path = issuer.jwks_path;
     char claims[1024];
     snprintf(claims, sizeof claims,
              "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"Practitioner/7\",\"client_id\":"
@@ -106,8 +104,7 @@ void bench_consent(void)
              "\"purpose_of_use\":\"TREAT\",\"scope\":\"launch openid fhirUser "
              "patient/Observation.rs patient/Condition.rs\"}",
              now - 10, now + 3590);
-    char *token = mint_token(key, "ES256",
-                             "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"bench\"}", claims);
+    char *token = bench_issuer_token(&issuer, claims);
     char text[2048];
     snprintf(text, sizeof text,
              "token: { issuer = \"" ISS "\"; audience = \"" AUD "\"; jwks = \"%s\"; "
@@ -141,10 +138,6 @@ void bench_consent(void)
     remove_store(dir);
     unlink(registry);
     free(registry);
-    unlink(jwks_path);
-    free(jwks_path);
-    free(jwks_text);
     free(token);
-    json_decref(set);
-    EVP_PKEY_free(key);
+    bench_issuer_close(&issuer);
 }

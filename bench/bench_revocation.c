@@ -42,10 +42,8 @@ static char *write_denylist(size_t n, long long now)
 void bench_revocation(void)
 {
     long long now = (long long)time(NULL);
-    EVP_PKEY *key = mint_keygen("ES256", 0);
-    json_t *set = json_pack("{s:[o]}", "keys", mint_public_jwk(key, "bench", "ES256"));
-    char *jwks_text = json_dumps(set, 0);
-    char *jwks_path = bench_write_temp(jwks_text);
+    bench_issuer issuer = bench_issuer_open();
+    const char *jwks_path = issuer.jwks_path;
     char *list = write_denylist(100000, now);
 
     char claims[512];
@@ -54,8 +52,7 @@ void bench_revocation(void)
              "\"dashboard\",\"jti\":\"b7e2c1d0-9f8a-4b6c-8d2e-1f3a5c7e9b0d\",\"sid\":\"s-1\","
              "\"iat\":%lld,\"auth_time\":%lld,\"exp\":%lld}",
              now - 10, now - 100, now + 3590);
-    char *token = mint_token(key, "ES256",
-                             "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"bench\"}", claims);
+    char *token = bench_issuer_token(&issuer, claims);
     char text[2048];
     snprintf(
         text, sizeof text,
@@ -94,10 +91,6 @@ void bench_revocation(void)
     unlink(list);
     free(list);
 
-    unlink(jwks_path);
-    free(jwks_path);
-    free(jwks_text);
     free(token);
-    json_decref(set);
-    EVP_PKEY_free(key);
+    bench_issuer_close(&issuer);
 }

@@ -18,10 +18,8 @@
 void bench_scope(void)
 {
     long long now = (long long)time(NULL);
-    EVP_PKEY *key = mint_keygen("ES256", 0);
-    json_t *set = json_pack("{s:[o]}", "keys", mint_public_jwk(key, "bench", "ES256"));
-    char *jwks_text = json_dumps(set, 0);
-    char *jwks_path = bench_write_temp(jwks_text);
+    bench_issuer issuer = bench_issuer_open();
+    const char *jwks_path = issuer.jwks_path;
     char claims[1024];
     snprintf(claims, sizeof claims,
              "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"Practitioner/7\",\"client_id\":"
@@ -32,8 +30,7 @@ void bench_scope(void)
              "patient/Observation.rs patient/DiagnosticReport.rs patient/Immunization.rs "
              "user/Practitioner.rs offline_access\"}",
              now - 10, now + 3590);
-    char *token = mint_token(key, "ES256",
-                             "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"bench\"}", claims);
+    char *token = bench_issuer_token(&issuer, claims);
     char text[1024];
     snprintf(text, sizeof text,
              "token: { issuer = \"" ISS "\"; audience = \"" AUD "\"; jwks = \"%s\"; "
@@ -73,10 +70,6 @@ void bench_scope(void)
     fhirpam_request_free(c.req);
     fhirpam_close(c.ctx);
     free(header);
-    unlink(jwks_path);
-    free(jwks_path);
-    free(jwks_text);
     free(token);
-    json_decref(set);
-    EVP_PKEY_free(key);
+    bench_issuer_close(&issuer);
 }
