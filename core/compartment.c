@@ -130,12 +130,15 @@ FHIRPAM_API const char *fhirpam_compartment_path(const char *version, const char
     return links != NULL && i < n ? links[i].path : NULL;
 }
 
-FHIRPAM_API bool fhirpam_compartment_contains(const char *version, const char *resource, size_t len,
+FHIRPAM_API bool fhirpam_compartment_contains(const char *version, const char *type,
+                                              const char *resource, size_t len,
                                               const char *patient_id)
 {
     const compartment_table *t = compartment_table_of(version);
     json_t *doc = t && resource ? json_loadb(resource, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-    bool in = doc != NULL && compartment_contains(t, doc, patient_id);
+    const char *rt = json_string_value(json_object_get(doc, "resourceType"));
+    bool in = rt != NULL && (type == NULL || strcmp(rt, type) == 0) &&
+              compartment_contains(t, doc, patient_id);
     json_decref(doc);
     return in;
 }

@@ -299,8 +299,9 @@ FHIRPAM_API void fhirpam_jws_proof_free(fhirpam_jws_proof *proof);
  * i-th element path of the type's compartment parameters, dot-separated
  * after the type ("subject", "participant.actor"), NULL past the last.
  * fhirpam_compartment_contains:
- * the resource (JSON text) is Patient/<patient_id> or references it through
- * one of its type's compartment elements. Thread-safe.
+ * the resource (JSON text, of resourceType `type` unless type is NULL) is
+ * Patient/<patient_id> or references it through one of its type's
+ * compartment elements. Thread-safe.
  */
 FHIRPAM_API int fhirpam_compartment_type(const char *version, const char *type);
 FHIRPAM_API bool fhirpam_compartment_param(const char *version, const char *type,
@@ -308,7 +309,8 @@ FHIRPAM_API bool fhirpam_compartment_param(const char *version, const char *type
 FHIRPAM_API size_t fhirpam_compartment_params(const char *version, const char *type,
                                               const char **names, size_t max);
 FHIRPAM_API const char *fhirpam_compartment_path(const char *version, const char *type, size_t i);
-FHIRPAM_API bool fhirpam_compartment_contains(const char *version, const char *resource, size_t len,
+FHIRPAM_API bool fhirpam_compartment_contains(const char *version, const char *type,
+                                              const char *resource, size_t len,
                                               const char *patient_id);
 
 /*

@@ -102,18 +102,6 @@ static fhirpam_code mismatch(fhirpam_authz *az, const char *word, const char *fm
     return FHIRPAM_PATIENT_MISMATCH;
 }
 
-/* The resource text (a body or a stored version) is of `type` and in the
- * patient's compartment (fhirpam_compartment_contains). */
-static bool resource_in_compartment(const patient_link *pl, const char *text, size_t len,
-                                    const char *type, const char *patient_id)
-{
-    json_t *doc = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-    const char *rt = json_string_value(json_object_get(doc, "resourceType"));
-    bool same_type = rt != NULL && strcmp(rt, type) == 0;
-    json_decref(doc);
-    return same_type && fhirpam_compartment_contains(pl->version, text, len, patient_id);
-}
-
 /* Permitted on condition that the response lies in the patient's
  * compartment (unresolved = "check_response"), or refused. */
 static fhirpam_code unresolved(const patient_link *pl, fhirpam_authz *az, const char *patient_id,
@@ -340,7 +328,7 @@ static fhirpam_code own_patient(const patient_link *pl, fhirpam_authz *az, fhirp
                         "the request addresses a Patient other than Patient/%s", patient_id);
     }
     if (ia == FHIRPAM_IA_UPDATE) {
-        if (!resource_in_compartment(pl, body, blen, "Patient", patient_id))
+        if (!fhirpam_compartment_contains(pl->version, "Patient", body, blen, patient_id))
             return mismatch(az, "body_outside", "the new Patient is not Patient/%s", patient_id);
         if (!pl->permit_links && !same_links(stored, slen, body, blen))
             return mismatch(
@@ -494,14 +482,14 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
                 return mismatch(az, "unresolved_resource",
                                 "%s/<id> needs the stored resource to show it is the patient's",
                                 type);
-            if (!resource_in_compartment(pl, stored, len, type, patient_id))
+            if (!fhirpam_compartment_contains(pl->version, type, stored, len, patient_id))
                 return mismatch(az, "stored_outside",
                                 "the stored resource references no Patient/%s through a "
                                 "compartment element",
                                 patient_id);
             if (ia == FHIRPAM_IA_UPDATE) { /* A21: and where it ends up */
                 const char *body = fhirpam_request_body(az, &len);
-                if (!resource_in_compartment(pl, body, len, type, patient_id))
+                if (!fhirpam_compartment_contains(pl->version, type, body, len, patient_id))
                     return mismatch(az, "body_outside",
                                     "the new resource references no Patient/%s through a "
                                     "compartment element",
@@ -511,8 +499,9 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
                 char why[200];
                 json_t *result = patched(pl, az, type, stored, len, why, sizeof why);
                 char *text = result ? json_dumps(result, JSON_COMPACT) : NULL;
-                bool inside = text != NULL &&
-                              resource_in_compartment(pl, text, strlen(text), type, patient_id);
+                bool inside =
+                    text != NULL &&
+                    fhirpam_compartment_contains(pl->version, type, text, strlen(text), patient_id);
                 free(text);
                 json_decref(result);
                 if (result == NULL)
@@ -540,7 +529,7 @@ static fhirpam_code patient_link_authorize(void *instance, fhirpam_authz *az)
             return mismatch(az, "create_outside", "a patient/ grant does not create %s", type);
         size_t len;
         const char *body = fhirpam_request_body(az, &len);
-        if (!resource_in_compartment(pl, body, len, type, patient_id))
+        if (!fhirpam_compartment_contains(pl->version, type, body, len, patient_id))
             return mismatch(
                 az, "body_outside",
                 "the new resource references no Patient/%s through a compartment element",
