@@ -2,7 +2,8 @@
 # demo.sh BUILD_DIR [--valgrind] - the example decisions of `./dev run`.
 #
 # Generates a demo signing key and JWKS, mints a few tokens with
-# `fhirpam token`, and evaluates example requests against etc/demo/fhirpam.conf.
+# `fhirpam token`, and evaluates example requests against etc/demo/fhirpam.conf,
+# one line each (`fhirpam eval ... --pretty` shows a whole decision).
 # With --valgrind, runs the same requests once through valgrind as a batch and
 # fails on any memory error or leak.
 set -euo pipefail
@@ -89,15 +90,30 @@ if [ "$mode" = --valgrind ]; then
     exit 0
 fi
 
+# One line per decision: the answer, the request, and why.
+summarise() { # summarise WHAT: reads one decision (JSON) on stdin
+    python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+what = sys.argv[1]
+line = "  %-6s %3s  %s" % (d["decision"], d["http_status"], what)
+if d["decision"] != "permit":
+    line += "\n               -> %s: %s" % (d["code"], d["reason_text"])
+elif d.get("obligations"):
+    line += "\n               -> with %d obligation(s) on the response" % len(d["obligations"])
+print(line)' "$1"
+}
+
+printf '== fhirpam eval: %d example requests against %s\n' "${#requests[@]}" "$demo/fhirpam.conf"
 for r in "${requests[@]}"; do
     IFS='|' read -r stack req token what <<<"$r"
-    args=(eval -c "$demo/fhirpam.conf" --modules-dir "$modules" -s "$stack" --request "$req" --pretty)
+    args=(eval -c "$demo/fhirpam.conf" --modules-dir "$modules" -s "$stack" --request "$req")
     if [ "$token" = bound+proof ]; then
         args+=(--header "Authorization: DPoP $(cat "$demo/bound.jwt")"
             --header "DPoP: $(proof "https://fhir.example.org/r4/${req#* }")")
     elif [ "$token" != - ]; then
         args+=(--token-file "$demo/$token.jwt")
     fi
-    printf '\n### %s  [stack %s, token: %s]\n### %s\n' "$req" "$stack" "$token" "$what"
-    "$cli" "${args[@]}" || true
+    printf '\n%s  [stack %s, token: %s]\n' "$req" "$stack" "$token"
+    { "$cli" "${args[@]}" || true; } | summarise "$what"
 done
