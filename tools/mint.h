@@ -1,6 +1,6 @@
 /*
  * mint.h - making keys and signed tokens, for `fhirpam token`, the demo and
- * the tests. Never used to verify: that is core/token.c's job alone.
+ * the tests. Never used to verify: that is core/token/token.c's job alone.
  */
 #ifndef FHIRPAM_TOOLS_MINT_H
 #define FHIRPAM_TOOLS_MINT_H
