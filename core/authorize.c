@@ -13,6 +13,7 @@
 
 #include "audit.h"
 #include "authz.h"
+#include "binding.h"
 #include "codes.h"
 #include "context.h"
 #include "decision.h"
@@ -46,6 +47,7 @@ static fhirpam_code call_module(void *cookie, size_t entry)
     az->reason_set = false;
     az->challenge_scope[0] = '\0';
     az->challenge_scheme[0] = az->challenge_error[0] = az->dpop_nonce[0] = '\0';
+    az->module_flags = l->file->flags;
     /* One clock read per module: its time runs from the previous module's
      * end (the engine's own work in between is a few nanoseconds). */
     fhirpam_code code = l->file->desc->authorize(l->instance, az);
@@ -199,6 +201,7 @@ static void run_stack(const flat_stack *fs, struct fhirpam_authz *az, struct fhi
             return;
         }
     }
+    az->binding_verified = 0; /* this run's reports only */
     run_state rs = {
         .fs = fs, .az = az, .d = d, .bundle_entry = bundle_entry, .clock = monotonic_us()};
     size_t base = d->ntrace;
@@ -216,6 +219,8 @@ static void run_stack(const flat_stack *fs, struct fhirpam_authz *az, struct fhi
         t->action_text = text == action ? decision_intern_str(d, text) : 0;
     }
     conclude_walk(d, fs, base, steps, &res, token_presented);
+    if (az->binding_needed != 0 && d->permitted)
+        binding_enforce(az, d);
     if (steps != inline_steps)
         free(steps);
 }
@@ -372,7 +377,9 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
         }
         az.claims = verified_token_claims(vt);
         az.token = vt;
-        record_identity(d, verified_token_identity(vt));
+        const token_identity *identity = verified_token_identity(vt);
+        record_identity(d, identity);
+        az.binding_needed = binding_needed(c->verifier, identity->binding, scheme);
     }
     if (fhir.interaction == FHIRPAM_IA_BATCH || fhir.interaction == FHIRPAM_IA_TRANSACTION)
         run_bundle(c, fs, &az, d, presented);

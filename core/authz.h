@@ -30,6 +30,15 @@ struct fhirpam_authz {
     char cert_thumbprint[48]; /* computed on first use */
     bool cert_thumbprint_done;
 
+    /* Sender constraints (binding.h): the bindings this request needs
+     * verified, set once when its token is verified (0: none, or the
+     * config allows unverified ones); those modules reported on the stack
+     * run now going on (cleared for each run, so a bundle entry's never
+     * counts for another); the descriptor flags of the module now running. */
+    unsigned binding_needed;
+    unsigned binding_verified;
+    uint32_t module_flags;
+
     /* The reason the module now running gave, reset before each call. */
     bool reason_set;
     char reason_word[AUTHZ_REASON_WORD_MAX];

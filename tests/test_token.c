@@ -938,17 +938,23 @@ END_TEST
 
 /* ---- through the core: the Authorization header and the decision ---- */
 
-static fhirpam_context *token_context(void)
+/* A stack of claims_probe alone, under the verifier with `extra` keys. */
+static fhirpam_context *token_context_with(const char *extra)
 {
     fhirpam_error err = {{0}};
     char text[4096];
     snprintf(text, sizeof text,
              "%s\nstacks: { s = ( { control = \"required\"; "
              "module = \"%s/modules/claims_probe.so\"; } ); };",
-             verifier_text(""), tu_build_dir());
+             verifier_text(extra), tu_build_dir());
     fhirpam_context *ctx = tu_open(text, &err);
     ck_assert_msg(ctx != NULL, "%s", err.text);
     return ctx;
+}
+
+static fhirpam_context *token_context(void)
+{
+    return token_context_with("");
 }
 
 static fhirpam_decision *authorize_with(fhirpam_context *ctx, const char *name1, const char *value1,
@@ -981,8 +987,12 @@ START_TEST(core_authorization_header)
     d = authorize_with(ctx, "authorization", lower, NULL, NULL);
     ck_assert(fhirpam_decision_permitted(d));
     fhirpam_decision_free(d);
+    /* The DPoP scheme is read too; with no module on this stack to check a
+     * proof, the core refuses it (RFC 9449 §7.1; test_binding.c). */
     d = authorize_with(ctx, "Authorization", dpop, NULL, NULL);
-    ck_assert(fhirpam_decision_permitted(d));
+    ck_assert_int_eq(fhirpam_decision_code(d), FHIRPAM_UNTRUSTED_DEVICE);
+    ck_assert_str_eq(fhirpam_decision_reason(d), "unverified_binding");
+    ck_assert_str_eq(fhirpam_decision_www_authenticate(d), "DPoP error=\"invalid_token\"");
     fhirpam_decision_free(d);
 
     /* No token: 401 with a bare challenge (RFC 6750 §3.1). */
@@ -1035,7 +1045,9 @@ END_TEST
 /* Modules see the verified claims through the SDK. */
 START_TEST(core_claims_reach_modules)
 {
-    fhirpam_context *ctx = token_context();
+    /* The token is bound (cnf.jkt) and the probe verifies no binding: the
+     * old behaviour is asked for, so that the probe's answer decides. */
+    fhirpam_context *ctx = token_context_with("unverified_binding = \"allow\";");
     char *t = mint("rs1", "RS256", HDR("RS256", "rs1"),
                    "{\"iss\":\"" ISS "\",\"aud\":[\"" AUD "\",\"b\"],\"exp\":1800000600,"
                    "\"iat\":1799999990.5,\"sub\":\"u1\",\"scope\":\"patient/*.rs\",\"flag\":true,"

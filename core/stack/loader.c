@@ -129,6 +129,15 @@ static int check_module_descriptor(const fhirpam_module *desc, char *why, size_t
     return 0;
 }
 
+/* The descriptor's flags: a member of ABI 1.1, read only from a descriptor
+ * that says it is at least that new and large enough to hold it. */
+static uint32_t descriptor_flags(const fhirpam_module *desc)
+{
+    if (desc->abi_minor < 1 || desc->size < offsetof(fhirpam_module, flags) + sizeof desc->flags)
+        return 0;
+    return desc->flags;
+}
+
 /*
  * glibc's dlopen() first looks for an already loaded object by the path
  * *string*. Every module is loaded as "/proc/self/fd/N", and descriptor
@@ -287,6 +296,7 @@ module_file *module_load(module_file **files, const char *path, char *why, size_
     f->ino = st.st_ino;
     f->handle = handle;
     f->desc = desc;
+    f->flags = descriptor_flags(desc);
     f->next = *files;
     *files = f;
     return f;

@@ -31,6 +31,7 @@ typedef struct module_file {
     ino_t ino;
     void *handle;
     const fhirpam_module *desc;
+    uint32_t flags; /* the descriptor's flags (ABI 1.1); 0 for an older module */
     struct module_file *next;
 } module_file;
 

@@ -43,6 +43,7 @@ struct token_verifier {
     bool allowed[JWS_ALG_COUNT];
     long long leeway, max_ttl, max_token_bytes;
     bool require_at_jwt;
+    bool allow_unverified_binding; /* unverified_binding = "allow" */
     token_cache *cache;
 };
 
@@ -125,13 +126,11 @@ static int read_algorithms(token_verifier *v, const config_setting_t *group, con
 token_verifier *token_verifier_new_from_config(const config_setting_t *group, const char *file,
                                                fhirpam_error *err)
 {
-    static const char *const keys[] = {"issuer",         "audience",
-                                       "jwks",           "issuers",
-                                       "algorithms",     "leeway",
-                                       "max_ttl",        "max_token_bytes",
-                                       "require_at_jwt", "rsa_default_alg",
-                                       "min_rsa_bits",   "cache_entries",
-                                       "cache_bytes",    NULL};
+    static const char *const keys[] = {"issuer",          "audience",           "jwks",
+                                       "issuers",         "algorithms",         "leeway",
+                                       "max_ttl",         "max_token_bytes",    "require_at_jwt",
+                                       "rsa_default_alg", "min_rsa_bits",       "cache_entries",
+                                       "cache_bytes",     "unverified_binding", NULL};
     if (config_setting_type(group) != CONFIG_TYPE_GROUP) {
         cfg_fail(err, file, group, "'token' must be a group");
         return NULL;
@@ -150,7 +149,7 @@ token_verifier *token_verifier_new_from_config(const config_setting_t *group, co
     v->max_token_bytes = DEFAULT_MAX_TOKEN_BYTES;
     long long min_rsa_bits = 2048, cache_entries = DEFAULT_CACHE_ENTRIES;
     long long cache_bytes = DEFAULT_CACHE_BYTES;
-    const char *rsa_default = "RS256";
+    const char *rsa_default = "RS256", *unverified_binding = "deny";
     if (cfg_check_keys(group, "token", keys, file, err) != 0 ||
         read_algorithms(v, group, file, err) != 0 ||
         cfg_int(group, "leeway", 0, 300, &v->leeway, file, err) != 0 ||
@@ -160,8 +159,18 @@ token_verifier *token_verifier_new_from_config(const config_setting_t *group, co
         cfg_int(group, "min_rsa_bits", 2048, 16384, &min_rsa_bits, file, err) != 0 ||
         cfg_int(group, "cache_entries", 0, 10000000, &cache_entries, file, err) != 0 ||
         cfg_int(group, "cache_bytes", 0, 1LL << 40, &cache_bytes, file, err) != 0 ||
-        cfg_string(group, "rsa_default_alg", &rsa_default, file, err) != 0)
+        cfg_string(group, "rsa_default_alg", &rsa_default, file, err) != 0 ||
+        cfg_string(group, "unverified_binding", &unverified_binding, file, err) != 0)
         goto fail;
+    /* A bound token whose binding no module verified (binding.h): "deny"
+     * (RFC 9449 §7.2, RFC 8705 §3), or "allow" for a deployment that must
+     * keep the old behaviour for a while, which `fhirpam check` warns of. */
+    v->allow_unverified_binding = strcmp(unverified_binding, "allow") == 0;
+    if (!v->allow_unverified_binding && strcmp(unverified_binding, "deny") != 0) {
+        cfg_fail(err, file, config_setting_get_member(group, "unverified_binding"),
+                 "'unverified_binding' must be \"deny\" or \"allow\"");
+        goto fail;
+    }
 
     jwks_policy policy = {.min_rsa_bits = (unsigned)min_rsa_bits};
     memcpy(policy.allowed, v->allowed, sizeof policy.allowed);
@@ -209,6 +218,11 @@ token_verifier *token_verifier_new_from_config(const config_setting_t *group, co
 fail:
     token_verifier_free(v);
     return NULL;
+}
+
+bool token_verifier_enforces_binding(const token_verifier *v)
+{
+    return !v->allow_unverified_binding;
 }
 
 void token_verifier_free(token_verifier *v)

@@ -13,6 +13,7 @@
 #include <fhirpam/fhirpam.h>
 #include <jansson.h>
 #include <libconfig.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,11 @@ void token_verifier_free(token_verifier *v);
 const verified_token *token_verify(token_verifier *v, const char *token, size_t len, int64_t now,
                                    token_failure *why);
 
+/* False when the `token` group says unverified_binding = "allow": bound
+ * tokens are then permitted where no module verified their binding (the
+ * behaviour before the rule of binding.h). */
+bool token_verifier_enforces_binding(const token_verifier *v);
+
 /* Entries in the verified-token cache and lookups that hit it. */
 size_t token_verifier_cache_size(token_verifier *v);
 uint64_t token_verifier_cache_hits(token_verifier *v);
@@ -54,6 +60,8 @@ typedef struct token_identity {
     char *packed;
     size_t packed_len;
     long at[5];
+    /* What its `cnf` binds it to (cnf.h), 0 for a bearer token. */
+    unsigned binding;
 } token_identity;
 const token_identity *verified_token_identity(const verified_token *vt);
 

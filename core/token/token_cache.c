@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cnf.h"
 #include "token.h"
 
 #define SHARDS 64
@@ -148,6 +149,7 @@ static int identity_init(token_identity *id, const json_t *claims)
         }
     }
     id->packed_len = at;
+    id->binding = cnf_binding(claims);
     return 0;
 }
 

@@ -27,7 +27,8 @@ extern "C" {
 #endif
 
 #define FHIRPAM_ABI_MAJOR 1
-#define FHIRPAM_ABI_MINOR 0
+/* 1.1: the descriptor's `flags`, fhirpam_binding_verified(). */
+#define FHIRPAM_ABI_MINOR 1
 
 /* ------------------------------------------------------------------------ */
 /* Module arguments.                                                         */
@@ -104,6 +105,43 @@ FHIRPAM_API const char *fhirpam_device_attr(const fhirpam_authz *az, const char 
  * NULL when the stack runs without a token. */
 FHIRPAM_API const char *fhirpam_token_scheme(const fhirpam_authz *az);
 FHIRPAM_API const char *fhirpam_access_token(const fhirpam_authz *az, size_t *len);
+
+/*
+ * Sender-constrained tokens (RFC 7800 `cnf`, RFC 8705, RFC 9449). The core
+ * permits a request whose verified token carries `cnf` (with any members,
+ * only unknown ones, or not an object at all), or that came with the DPoP
+ * scheme, only when a module verified the binding on this very request:
+ * after the stack has permitted, on whatever path it took (sufficient, done,
+ * jumps, substacks, includes), every binding the request needs must have
+ * been reported here, or the decision becomes a deny, code
+ * untrusted_device, reason `unverified_binding`, HTTP 401 with
+ * `DPoP error="invalid_token"` (DPoP-bound token or DPoP scheme) or
+ * `Bearer error="invalid_token"`. For a batch or transaction, each entry
+ * needs its own report. RFC 9449 §7.2: a DPoP-bound token is never a bearer
+ * token; RFC 8705 §3: the resource server MUST verify the certificate.
+ *
+ * What a request needs: FHIRPAM_BINDING_DPOP for `cnf.jkt` or the DPoP
+ * scheme, FHIRPAM_BINDING_MTLS for `cnf["x5t#S256"]` (both when both apply;
+ * unknown members beside a known one are ignored, as RFC 7800 §3.1 says),
+ * FHIRPAM_BINDING_OTHER when every member of `cnf` is one the core does not
+ * know. A `cnf` that is not an object with at least one member binds to
+ * nothing that can be checked: such a token is never permitted.
+ *
+ * A module that checks bindings (device_trust does) declares
+ * FHIRPAM_MODULE_VERIFIES_BINDING in its descriptor and calls
+ * fhirpam_binding_verified() for each kind, once that binding held on this
+ * request with every check done (for DPoP: proof, key thumbprint, `ath`,
+ * replay). Returns 0; -1, recording nothing, when the running module's
+ * descriptor does not declare the flag or kind is not one of the three.
+ * The report stands whatever code the module then returns.
+ */
+typedef enum fhirpam_binding {
+    FHIRPAM_BINDING_DPOP = 1,  /* a DPoP proof of this request by the key of cnf.jkt */
+    FHIRPAM_BINDING_MTLS = 2,  /* this request's client certificate is cnf.x5t#S256 */
+    FHIRPAM_BINDING_OTHER = 4, /* a cnf member the core does not know, checked by the module */
+} fhirpam_binding;
+
+FHIRPAM_API int fhirpam_binding_verified(fhirpam_authz *az, fhirpam_binding kind);
 
 /* The evaluation time, seconds since the epoch. */
 FHIRPAM_API int64_t fhirpam_now(const fhirpam_authz *az);
@@ -378,8 +416,18 @@ typedef struct fhirpam_module {
     fhirpam_code (*authorize)(void *instance, fhirpam_authz *az);
     /* Free the instance. May be NULL. */
     void (*close)(void *instance);
+
+    /* ABI 1.1. The core reads it only from a descriptor whose abi_minor is
+     * at least 1 and whose size covers it; older modules have no flags. */
+    uint32_t flags; /* FHIRPAM_MODULE_* below, or 0 */
+
     /* Members added in later minors go here, and only here. */
 } fhirpam_module;
+
+/* The module verifies sender constraints and reports them with
+ * fhirpam_binding_verified() (the core ignores reports from modules without
+ * it); `fhirpam check` counts its lines as able to verify bindings. */
+#define FHIRPAM_MODULE_VERIFIES_BINDING (1u << 0)
 
 #define FHIRPAM_MODULE_SYMBOL "fhirpam_module_descriptor"
 

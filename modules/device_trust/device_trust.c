@@ -6,7 +6,9 @@
  * `x5t#S256` (RFC 8705) is checked against the client certificate the TLS
  * layer saw, `jkt` (RFC 9449) against a DPoP proof checked step by step as
  * RFC 9449 §4.3 lists them. Every `cnf` member fhirpam understands must hold;
- * a `cnf` with none it understands is refused.
+ * a `cnf` with none it understands is refused. Each binding that held is
+ * reported to the core (fhirpam_binding_verified), which permits a bound
+ * token, or the DPoP scheme, on no other condition.
  */
 #include <fhirpam/module.h>
 #include <jansson.h>
@@ -383,11 +385,13 @@ static fhirpam_code device_trust_authorize(void *instance, fhirpam_authz *az)
         if (strcmp(have, x5t) != 0)
             return refuse(az, challenge, "invalid_token", "certificate_mismatch",
                           "the client certificate is not the one the token is bound to");
+        fhirpam_binding_verified(az, FHIRPAM_BINDING_MTLS);
     }
     if (jkt != NULL || dpop_scheme) {
         fhirpam_code code = check_dpop(dt, az, jkt);
         if (code != FHIRPAM_SUCCESS)
             return code;
+        fhirpam_binding_verified(az, FHIRPAM_BINDING_DPOP);
     }
     return check_posture(dt, az);
 }
@@ -401,4 +405,6 @@ FHIRPAM_MODULE_DESCRIPTOR = {
     .open = device_trust_open,
     .authorize = device_trust_authorize,
     .close = device_trust_close,
+    /* The core permits a bound token only where a binding was reported. */
+    .flags = FHIRPAM_MODULE_VERIFIES_BINDING,
 };
