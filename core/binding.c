@@ -1,10 +1,11 @@
 /*
  * binding.c - see binding.h. The per-request part is two branches for a
  * bearer token (binding_needed once, the test before binding_enforce); the
- * rest runs only for bound tokens.
+ * rest runs only for bound tokens and for `fhirpam check`.
  */
 #include "binding.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,4 +73,75 @@ void binding_enforce(const struct fhirpam_authz *az, struct fhirpam_decision *d)
     d->www_authenticate = decision_intern_str(d, (az->binding_needed & FHIRPAM_BINDING_DPOP)
                                                      ? "DPoP error=\"invalid_token\""
                                                      : "Bearer error=\"invalid_token\"");
+}
+
+/* ---- fhirpam check ---- */
+
+static bool stack_can_verify(const flat_stack *fs)
+{
+    /* Flattened: the lines of its includes and substacks are here too. */
+    for (size_t i = 0; i < fs->n; i++) {
+        const config_line *l = fs->lines[i];
+        if (l != NULL && (l->file->flags & FHIRPAM_MODULE_VERIFIES_BINDING))
+            return true;
+    }
+    return false;
+}
+
+typedef struct warning_list {
+    char **items;
+    size_t n;
+    bool failed;
+} warning_list;
+
+static void warn(warning_list *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void warn(warning_list *w, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    char **grown = w->failed ? NULL : realloc(w->items, (w->n + 1) * sizeof *grown);
+    char *copy = grown != NULL ? strdup(text) : NULL;
+    if (grown != NULL)
+        w->items = grown;
+    if (copy == NULL)
+        w->failed = true;
+    else
+        w->items[w->n++] = copy;
+}
+
+size_t binding_config_warnings(const config *c, char ***warnings)
+{
+    warning_list w = {0};
+    bool enforced = c->verifier == NULL || token_verifier_enforces_binding(c->verifier);
+    if (!enforced)
+        warn(&w, "token.unverified_binding = \"allow\": bound tokens (cnf) and DPoP requests are "
+                 "permitted on stacks that do not verify their binding, which RFC 9449 §7.2 and "
+                 "RFC 8705 §3 forbid");
+    for (size_t i = 0; i < c->nstacks; i++) {
+        const flat_stack *fs = &c->stacks[i];
+        if (!fs->token_required || stack_can_verify(fs))
+            continue;
+        if (enforced)
+            warn(&w,
+                 "stack %s: bound tokens will be denied (unverified_binding): no line of it, "
+                 "with its includes and substacks, can verify a binding; add device_trust "
+                 "(bind = \"any\" lets unbound tokens through)",
+                 fs->name);
+        else
+            warn(&w,
+                 "stack %s: bound tokens are permitted without their binding being verified "
+                 "(token.unverified_binding = \"allow\")",
+                 fs->name);
+    }
+    if (w.failed) {
+        fhirpam_free_strings(w.items, w.n);
+        w.items = NULL;
+        w.n = 0;
+    }
+    *warnings = w.items;
+    return w.n;
 }

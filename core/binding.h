@@ -10,9 +10,11 @@
 #define FHIRPAM_CORE_BINDING_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "authz.h"
+#include "config.h"
 #include "decision.h"
 #include "token.h"
 
@@ -36,5 +38,12 @@ static inline unsigned binding_needed(const token_verifier *v, unsigned token_bi
  * the challenge of RFC 9449 §7.1 or RFC 6750 §3) unless the run reported
  * every binding the request needs; the reason text names those missing. */
 void binding_enforce(const struct fhirpam_authz *az, struct fhirpam_decision *d);
+
+/* The configuration's warnings about bindings (for `fhirpam check`): each
+ * stack that takes tokens and has no line, its includes and substacks
+ * counted, whose module can verify a binding; unverified_binding = "allow".
+ * Returns how many; *warnings receives newly allocated strings the caller
+ * frees with fhirpam_free_strings() (NULL and 0 when out of memory). */
+size_t binding_config_warnings(const config *c, char ***warnings);
 
 #endif

@@ -6,6 +6,7 @@
  * without a lock that readers contend on: that is swap.h's job.
  */
 #include "context.h"
+#include "binding.h"
 #include "token.h"
 
 #include <errno.h>
@@ -144,6 +145,15 @@ FHIRPAM_API size_t fhirpam_stack_names(fhirpam_context *ctx, char ***names)
         if (*names == NULL)
             n = 0;
     }
+    context_leave(t);
+    return n;
+}
+
+FHIRPAM_API size_t fhirpam_config_warnings(fhirpam_context *ctx, char ***warnings)
+{
+    reader_ticket t;
+    config *c = context_enter(ctx, &t);
+    size_t n = binding_config_warnings(c, warnings);
     context_leave(t);
     return n;
 }

@@ -707,6 +707,109 @@ START_TEST(unverified_binding_values_are_checked)
 }
 END_TEST
 
+/* ---- fhirpam check ---- */
+
+/* `fhirpam check` on config text: its JSON "warnings" and its stderr. */
+static json_t *check_warnings(const char *text, char **err_out)
+{
+    const char *path = tu_config(text);
+    char *out, *err;
+    char *argv[] = {(char *)cli(), "check",         "-c",
+                    (char *)path,  "--modules-dir", (char *)tu_modules_dir(),
+                    NULL};
+    ck_assert_int_eq(tu_run(argv, NULL, &out, &err), 0);
+    json_t *v = json_loads(out, 0, NULL);
+    ck_assert_msg(v != NULL, "check output is not JSON: %s", out);
+    json_t *w = json_incref(json_object_get(v, "warnings"));
+    ck_assert(json_is_array(w));
+    json_decref(v);
+    free(out);
+    *err_out = err;
+    return w;
+}
+
+static bool warns_for(const json_t *w, const char *stack)
+{
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "stack %s: ", stack);
+    size_t i;
+    const json_t *s;
+    json_array_foreach(w, i, s)
+    {
+        if (strncmp(json_string_value(s), prefix, strlen(prefix)) == 0)
+            return true;
+    }
+    return false;
+}
+
+START_TEST(check_warns_per_stack)
+{
+    char *err;
+    json_t *w = check_warnings(config_text(""), &err);
+    /* Stacks that take tokens and have no verifying line, includes and substacks counted. */
+    static const char *const warned[] = {"fhir", "sub", "inc"};
+    for (size_t i = 0; i < N(warned); i++) {
+        ck_assert_msg(warns_for(w, warned[i]), "no warning for %s", warned[i]);
+        char line[256];
+        snprintf(line, sizeof line, "warning: stack %s: bound tokens will be denied", warned[i]);
+        ck_assert_msg(strstr(err, line) != NULL, "stderr lacks '%s': %s", line, err);
+    }
+    /* A line that can verify is enough (the walk may skip it: the core denies then). The
+     * vendor probe declares the flag; the unflagged ones, and the flag where it cannot be
+     * read, do not count. */
+    static const char *const quiet[] = {
+        "dt",           "sub_dt",         "inc_dt",      "sufficient", "done",
+        "jump",         "sub_sufficient", "optional",    "ignored",    "public",
+        "vendor_other", "vendor_dpop",    "vendor_both", "carry",      "verify_then_sufficient"};
+    for (size_t i = 0; i < N(quiet); i++)
+        ck_assert_msg(!warns_for(w, quiet[i]), "a warning for %s", quiet[i]);
+    ck_assert(warns_for(w, "unflagged") && warns_for(w, "minor0") && warns_for(w, "short"));
+    ck_assert_uint_eq(json_array_size(w), N(warned) + 3);
+    json_decref(w);
+    free(err);
+}
+END_TEST
+
+START_TEST(check_warns_of_allow)
+{
+    char *err;
+    json_t *w = check_warnings(config_text("unverified_binding = \"allow\";"), &err);
+    ck_assert(strstr(json_string_value(json_array_get(w, 0)),
+                     "token.unverified_binding = \"allow\"") != NULL);
+    ck_assert(strstr(err, "warning: token.unverified_binding = \"allow\"") != NULL);
+    ck_assert(warns_for(w, "fhir"));
+    ck_assert(strstr(err, "stack fhir: bound tokens are permitted without their binding") != NULL);
+    json_decref(w);
+    free(err);
+}
+END_TEST
+
+/* `fhirpam check --module` says which modules verify bindings. */
+START_TEST(check_module_says_it_verifies)
+{
+    static const struct {
+        const char *module;
+        bool verifies;
+    } cases[] = {{"device_trust", true}, {"debug", false}, {"scope_check", false}};
+    for (size_t i = 0; i < N(cases); i++) {
+        char *out, *err;
+        char *argv[] = {(char *)cli(),
+                        "check",
+                        "--module",
+                        (char *)cases[i].module,
+                        "--modules-dir",
+                        (char *)tu_modules_dir(),
+                        NULL};
+        ck_assert_int_eq(tu_run(argv, NULL, &out, &err), 0);
+        ck_assert_msg((strstr(out, "verifies bindings (FHIRPAM_MODULE_VERIFIES_BINDING)") !=
+                       NULL) == cases[i].verifies,
+                      "%s: %s", cases[i].module, out);
+        free(out);
+        free(err);
+    }
+}
+END_TEST
+
 /* ---- the audit line ---- */
 
 START_TEST(audit_line_names_the_binding)
@@ -757,6 +860,9 @@ static Suite *binding_suite(void)
     tcase_add_test(tc, reports_need_the_descriptor_flag);
     tcase_add_test(tc, allow_brings_back_the_old_behaviour);
     tcase_add_test(tc, unverified_binding_values_are_checked);
+    tcase_add_test(tc, check_warns_per_stack);
+    tcase_add_test(tc, check_warns_of_allow);
+    tcase_add_test(tc, check_module_says_it_verifies);
     tcase_add_test(tc, audit_line_names_the_binding);
     suite_add_tcase(s, tc);
     return s;

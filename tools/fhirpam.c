@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fhirpam/fhirpam.h>
+#include <fhirpam/module.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
@@ -135,6 +136,9 @@ static int print_module_args(const char *name, const char *modules_dir)
     }
     printf("%s %s: %s\n", f->desc->name, f->desc->version ? f->desc->version : "",
            f->desc->description ? f->desc->description : "");
+    if (f->flags & FHIRPAM_MODULE_VERIFIES_BINDING)
+        printf("  verifies bindings (FHIRPAM_MODULE_VERIFIES_BINDING): a stack with it can take "
+               "bound tokens\n");
     static const char *const types[] = {"?", "string", "integer", "boolean", "list", "group"};
     for (const fhirpam_arg_spec *a = f->desc->args; a != NULL && a->name != NULL; a++) {
         printf("  %-20s %-8s default %-12s %s\n", a->name,
@@ -187,16 +191,25 @@ static int cmd_check(int argc, char **argv)
         fprintf(stderr, "%s\n", err.text);
         return EXIT_ERROR;
     }
-    char **names = NULL;
+    char **names = NULL, **warnings = NULL;
     size_t n = fhirpam_stack_names(ctx, &names);
-    json_t *out = json_pack("{s:s, s:b, s:[]}", "config", config, "ok", 1, "stacks");
+    size_t nwarnings = fhirpam_config_warnings(ctx, &warnings);
+    json_t *out =
+        json_pack("{s:s, s:b, s:[], s:[]}", "config", config, "ok", 1, "stacks", "warnings");
     for (size_t i = 0; i < n; i++)
         json_array_append_new(json_object_get(out, "stacks"), json_string(names[i]));
+    /* A warning does not fail the check: the configuration loads and
+     * decides as it says; it may just not be what was meant. */
+    for (size_t i = 0; i < nwarnings; i++) {
+        fprintf(stderr, "fhirpam: %s: warning: %s\n", config, warnings[i]);
+        json_array_append_new(json_object_get(out, "warnings"), json_string(warnings[i]));
+    }
     char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
     puts(text);
     free(text);
     json_decref(out);
     fhirpam_free_strings(names, n);
+    fhirpam_free_strings(warnings, nwarnings);
     fhirpam_close(ctx);
     return 0;
 }

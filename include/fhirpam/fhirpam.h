@@ -113,6 +113,16 @@ FHIRPAM_API void fhirpam_close(fhirpam_context *ctx);
 FHIRPAM_API size_t fhirpam_stack_names(fhirpam_context *ctx, char ***names);
 FHIRPAM_API void fhirpam_free_strings(char **strings, size_t count);
 
+/*
+ * Warnings about the current configuration: what loads but will not do what
+ * a deployer probably wants, one sentence each (e.g. "stack fhir: bound
+ * tokens will be denied ..." for a stack that takes tokens and cannot
+ * verify a binding, see module.h). `fhirpam check` prints them; a host may
+ * log them after fhirpam_open() and fhirpam_reload(). Returns how many;
+ * *warnings receives them as fhirpam_stack_names() gives names. Thread-safe.
+ */
+FHIRPAM_API size_t fhirpam_config_warnings(fhirpam_context *ctx, char ***warnings);
+
 /* ------------------------------------------------------------------------ */
 /* Request: what the host saw on the wire.                                   */
 

@@ -44,6 +44,17 @@ static int check_routes(const options *o, fhirpam_context *ctx, const char *when
     return missing ? -1 : 0;
 }
 
+/* What `fhirpam check` warns of (a stack that will deny every bound token,
+ * say), in the log at start and after each reload. */
+static void log_warnings(const options *o, fhirpam_context *ctx)
+{
+    char **warnings = NULL;
+    size_t n = fhirpam_config_warnings(ctx, &warnings);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "fhirpamd: %s: warning: %s\n", o->config_path, warnings[i]);
+    fhirpam_free_strings(warnings, n);
+}
+
 /* Write the port to path atomically (a reader never sees half a file). */
 static int write_ready_file(const char *path, uint16_t port)
 {
@@ -81,6 +92,7 @@ static void reload(const options *o, fhirpam_context *ctx)
     /* The new configuration is in force either way; a missing stack denies
      * its location's requests (code `error`) until it is fixed. */
     check_routes(o, ctx, "after reload");
+    log_warnings(o, ctx);
 }
 
 static void drain(server *s, unsigned seconds)
@@ -124,6 +136,7 @@ int main(int argc, char **argv)
     int status = 1;
     if (check_routes(&o, ctx, "start") != 0)
         goto out;
+    log_warnings(&o, ctx);
     if (o.check_only) {
         printf("fhirpamd: %s: ok, %zu routes\n", o.config_path, o.nroutes);
         status = 0;
