@@ -840,6 +840,74 @@ START_TEST(audit_line_names_the_binding)
 }
 END_TEST
 
+/* ---- the example configuration ---- */
+
+/* etc/fhirpam.conf with its absolute paths moved into the test's directory. */
+static const char *example_config(void)
+{
+    char src[512];
+    snprintf(src, sizeof src, "%s/../../etc/fhirpam.conf", tu_data_dir());
+    char *text = read_whole(src);
+    static const char *const from[] = {"/etc/fhirpam/jwks.json", "/var/log/fhirpam/decisions.jsonl",
+                                       "/var/lib/fhirpam/revoked"};
+    char to[3][512];
+    snprintf(to[0], sizeof to[0], "%s", jwks_path);
+    snprintf(to[1], sizeof to[1], "%s/example-audit.jsonl", tu_tmpdir());
+    snprintf(to[2], sizeof to[2], "%s", tu_write("revoked", ""));
+    char *out = calloc(1, strlen(text) + 4096);
+    size_t n = 0;
+    for (const char *p = text; *p != '\0';) {
+        size_t k = 0;
+        while (k < 3 && strncmp(p, from[k], strlen(from[k])) != 0)
+            k++;
+        if (k < 3) {
+            n += (size_t)sprintf(out + n, "%s", to[k]);
+            p += strlen(from[k]);
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    free(text);
+    const char *path = tu_config(out);
+    free(out);
+    return path;
+}
+
+START_TEST(example_configuration_verifies_bindings)
+{
+    const char *path = example_config();
+    /* No warning: its main stack verifies bindings. */
+    char *out, *err;
+    char *argv[] = {(char *)cli(), "check",         "-c",
+                    (char *)path,  "--modules-dir", (char *)tu_modules_dir(),
+                    NULL};
+    ck_assert_int_eq(tu_run(argv, NULL, &out, &err), 0);
+    ck_assert_msg(strstr(out, "\"warnings\":[]") != NULL, "%s %s", out, err);
+    free(out);
+    free(err);
+    fhirpam_error e = {{0}};
+    fhirpam_context *ex = fhirpam_open(path, tu_modules_dir(), &e);
+    ck_assert_msg(ex != NULL, "%s", e.text);
+    char *plain = token(NULL), *tm = token("{\"x5t#S256\":\"@X5T@\"}");
+    char *td = token("{\"jkt\":\"@JKT@\"}");
+    expect_permit(ask_in(ex, "fhir", plain, (ask_opts){0}), "example: bearer token");
+    expect_permit(ask_in(ex, "fhir", tm, (ask_opts){.cert = true}), "example: certificate");
+    expect_permit(ask_in(ex, "fhir", td, (ask_opts){.scheme = "DPoP", .proof = true}),
+                  "example: DPoP");
+    fhirpam_decision *d = ask_in(ex, "fhir", td, (ask_opts){0});
+    ck_assert_str_eq(fhirpam_decision_reason(d), "bearer_downgrade");
+    ck_assert_str_eq(fhirpam_decision_www_authenticate(d), W_DPOP);
+    fhirpam_decision_free(d);
+    d = ask_in(ex, "fhir", tm, (ask_opts){0});
+    ck_assert_str_eq(fhirpam_decision_reason(d), "no_client_certificate");
+    fhirpam_decision_free(d);
+    free(plain);
+    free(tm);
+    free(td);
+    fhirpam_close(ex);
+}
+END_TEST
+
 static Suite *binding_suite(void)
 {
     Suite *s = suite_create("binding");
@@ -864,6 +932,7 @@ static Suite *binding_suite(void)
     tcase_add_test(tc, check_warns_of_allow);
     tcase_add_test(tc, check_module_says_it_verifies);
     tcase_add_test(tc, audit_line_names_the_binding);
+    tcase_add_test(tc, example_configuration_verifies_bindings);
     suite_add_tcase(s, tc);
     return s;
 }
