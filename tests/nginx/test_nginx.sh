@@ -227,6 +227,49 @@ body_lacks '"id":"321"'
 req "the DPoP token as a Bearer token" 401 /fhir/r4/Patient/321 -H "Authorization: Bearer $TD"
 body_lacks '"id":"321"'
 
+echo "== bound tokens on a stack that cannot verify them: refused by the core (issue 22)"
+# Patient/123 goes to the \`fhir\` stack (expiry, revocation, scope_check,
+# patient_link: no device_trust). Every token here is valid for patient 123;
+# only its binding, or the scheme, makes it one no module on the path verified.
+bound123() { # CNF_JSON -> a token for patient 123 with that cnf
+    fp_token "{\"iss\":\"$ISS\",\"aud\":\"$AUD\",\"sub\":\"user-1\",\"client_id\":\"app-1\",\"patient\":\"123\",\"scope\":\"$ALL\",\"jti\":\"jti-$RANDOM$RANDOM\",\"exp\":$((now + 1800)),\"iat\":$now,\"cnf\":$1}"
+}
+TJ=$(bound123 "{\"jkt\":\"$JKT\"}")
+TX=$(bound123 "{\"x5t#S256\":\"$(fp_x5t "$WORK/tls/managed-device.crt")\"}")
+TK=$(bound123 '{"kc-binding":"abc"}')
+unverified() { # CHALLENGE: the checks every refusal of the rule gets
+    body_lacks '"id":"123"'
+    body_has "untrusted_device: unverified_binding"
+    header_has WWW-Authenticate "$1"
+    header_count WWW-Authenticate 1
+}
+req "cnf.jkt sent as Bearer" 401 /fhir/r4/Patient/123 -H "Authorization: Bearer $TJ"
+unverified 'DPoP error="invalid_token"'
+req "cnf.jkt with the DPoP scheme and no DPoP header" 401 /fhir/r4/Patient/123 -H "Authorization: DPoP $TJ"
+unverified 'DPoP error="invalid_token"'
+req "cnf.jkt with a valid proof, and nothing on the stack to check it" 401 /fhir/r4/Patient/123 \
+    -H "Authorization: DPoP $TJ" \
+    -H "DPoP: $("$FHIRPAM_CLI" token dpop --key "$WORK/dpop.pem" --htm GET --htu "$AUD/Patient/123" --token "$TJ")"
+unverified 'DPoP error="invalid_token"'
+req "cnf.x5t#S256 sent as Bearer, no client certificate" 401 /fhir/r4/Patient/123 -H "Authorization: Bearer $TX"
+unverified 'Bearer error="invalid_token"'
+tls_req "cnf.x5t#S256 with its certificate, and nothing on the stack to check it" 401 /fhir/r4/Patient/123 \
+    managed-device -H "Authorization: Bearer $TX"
+unverified 'Bearer error="invalid_token"'
+req "cnf with only an unknown member" 401 /fhir/r4/Patient/123 -H "Authorization: Bearer $TK"
+unverified 'Bearer error="invalid_token"'
+req "no cnf, the DPoP scheme, no proof" 401 /fhir/r4/Patient/123 -H "Authorization: DPoP $T1"
+unverified 'DPoP error="invalid_token"'
+req "the same token as Bearer, as before" 200 /fhir/r4/Patient/123 "${A1[@]}"
+body_has '"id":"123"'
+# Through the substack of \`bound\` and \`dpop\`, where device_trust verifies:
+# permitted above (certificate with nginx's TLS, DPoP proof with a nonce).
+CHECKS=$((CHECKS + 1))
+grep -q "warning: stack fhir: bound tokens will be denied" "$WORK/fhirpamd.log" &&
+    ! grep -q "warning: stack bound:" "$WORK/fhirpamd.log" &&
+    ok "fhirpamd warned at start of stack fhir, which cannot verify bindings, not of bound" ||
+    fail "fhirpamd's start-up warnings: $(grep warning "$WORK/fhirpamd.log" || echo none)"
+
 echo "== fhirpamd directly: Envoy ext_authz, untrusted peers, health, metrics"
 F=http://127.0.0.1:$FHIRPAMD_PORT
 CHECKS=$((CHECKS + 1))
