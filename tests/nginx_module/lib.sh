@@ -30,7 +30,12 @@ nm_prepare() {
 }
 
 # nm_config [EXTRA_FHIR_LINE]: the fhirpam configuration, written atomically.
+# CONSENT=off leaves consent out; UNRESOLVED sets patient_link's unresolved.
 nm_config() {
+    local consent=',
+    { control = "[success=ok ignore=ignore default=bad]"; module = "consent";
+      args = { store = "'"$WORK"'/consent"; check_interval_ms = 10; }; }'
+    [ "${CONSENT:-on}" = off ] && consent=""
     cat >"$WORK/fhirpam.conf.new" <<CONF
 modules_dir = "$MODULES_DIR";
 fhir_base = "https://fhir.test/fhir/r4";
@@ -42,9 +47,7 @@ stacks: {
     { control = "requisite"; module = "expiry"; args = { max_lifetime = 3600; require = [ "iat", "jti" ]; }; },
     { control = "requisite"; module = "revocation"; args = { denylist = "$WORK/revoked"; check_interval_ms = 10; }; },
     { control = "requisite"; module = "scope_check"; },
-    { control = "required"; module = "patient_link"; args = { unresolved = "check_response"; }; },
-    { control = "[success=ok ignore=ignore default=bad]"; module = "consent";
-      args = { store = "$WORK/consent"; check_interval_ms = 10; }; }${1:-}
+    { control = "required"; module = "patient_link"; args = { unresolved = "${UNRESOLVED:-check_response}"; }; }$consent${1:-}
   );
   bound = (
     { control = "substack"; stack = "fhir"; },

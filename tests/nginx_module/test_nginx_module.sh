@@ -285,22 +285,40 @@ check "the good configuration passes nginx -t" bash -c 'grep -q "test is success
 
 echo "== reload under load: wrk running, a policy change, a bad configuration"
 wrk_run() { wrk -t2 -c16 -d"$1" -H "Authorization: Bearer $T1" "http://127.0.0.1:$NGINX_PORT2/static/r4/Patient/123" >"$WORK/wrk.out" 2>&1; }
-wrk_run 4s &
+# The workers of a reload open the file when they start: each file is put
+# in place whole (mv), and changed only once those workers are up (a
+# worker that found a broken file would refuse its requests: 500).
+workers_started() { grep -c "start worker process" "$WORK/nginx/error.log" || true; }
+wait_workers() { # COUNT_BEFORE
+    for i in $(seq 1 200); do
+        [ "$(workers_started)" -ge $(($1 + 2)) ] && return 0
+        sleep 0.05
+    done
+}
+put_config() { cp "$1" "$WORK/fhirpam.conf.new" && mv -f "$WORK/fhirpam.conf.new" "$WORK/fhirpam.conf"; }
+wrk_run 6s &
 WRK_PID=$!
 sleep 0.5
+before=$(workers_started)
 kill -HUP "$NGINX_PID" # the same configuration, new workers
-sleep 0.7
+wait_workers "$before"
+sleep 0.3
 # A fhirpam configuration that does not load: the reload is refused, the
 # running workers keep deciding.
-cp "$WORK/fhirpam.bad" "$WORK/fhirpam.conf"
+put_config "$WORK/fhirpam.bad"
 kill -HUP "$NGINX_PID"
-sleep 0.7
-cp "$WORK/fhirpam.good" "$WORK/fhirpam.conf"
+for i in $(seq 1 200); do
+    grep -q "fhirpam_config .* refused: .*fhirpam.conf:1:" "$WORK/nginx/error.log" && break
+    sleep 0.05
+done
+sleep 0.3
+put_config "$WORK/fhirpam.good"
+before=$(workers_started)
 kill -HUP "$NGINX_PID"
-sleep 0.5
+wait_workers "$before"
 wait "$WRK_PID" || true
 reqs=$(awk '/requests in/ { print $1 }' "$WORK/wrk.out")
-check "wrk: $reqs requests during 3 reloads, none lost, all 200" bash -c '
+check "wrk: $reqs requests during 3 reloads (one refused), none lost, all 200" bash -c '
     [ "${1:-0}" -gt 1000 ] && ! grep -q "Socket errors" "$2" && ! grep -q "Non-2xx" "$2"' _ "$reqs" "$WORK/wrk.out" ||
     cat "$WORK/wrk.out"
 check "the refused reload is logged with fhirpam's message" grep -q "fhirpam_config .* refused: .*fhirpam.conf:1:" "$WORK/nginx/error.log"
