@@ -1689,6 +1689,32 @@ static const row rows[] = {
      NO,
      "too_many_patients",
      0},
+
+    /* ---- issue 27: the elements come from the definitions ---- */
+    {.name = "R4 verification is an R4 element (issue 27 row 12)",
+     .files = {R4("c1", "active", "2026-01-01",
+                  ",\"verification\":[{\"verified\":true,\"verificationDate\":\"2026-01-02\"}]"
+                  ",\"provision\":" DENY())},
+     .claims = C_PAT,
+     .url = OBS_SEARCH,
+     .code = NO,
+     .reason = "consent_deny"},
+    {.name = "R5 verification with verificationType",
+     .files = {R5("c1", "active",
+                  ",\"decision\":\"deny\",\"verification\":[{\"verified\":true,"
+                  "\"verificationType\":{\"text\":\"signed\"}}]")},
+     .claims = C_PAT,
+     .url = OBS_SEARCH,
+     .code = NO,
+     .reason = "consent_deny"},
+    {.name = "a primitive's extension (_status) is read",
+     .files = {R4("c1", "active", "2026-01-01",
+                  ",\"_status\":{\"extension\":[{\"url\":\"urn:x\",\"valueString\":\"y\"}]}"
+                  ",\"provision\":" DENY())},
+     .claims = C_PAT,
+     .url = OBS_SEARCH,
+     .code = NO,
+     .reason = "consent_deny"},
 };
 
 /* ---- running a row ---- */
@@ -2084,6 +2110,54 @@ START_TEST(malformed_store_refused)
         R4PROV("c9", "2026-01-01", "{\"type\":\"permit\",\"modifierExtension\":[{\"url\":\"x\"}]}"),
         "modifierExtension");
     expect_open_error("not-a-resource", "bad.json", "[1,2]", "resourceType");
+    /* issue 27 row 13: modifierExtension anywhere, and every other modifier
+     * the module does not read. */
+    expect_open_error("modifier-actor", "bad.json",
+                      R4PROV("c9", "2026-01-01",
+                             PERMIT(NESTED(DENY(",\"actor\":[{\"modifierExtension\":[{\"url\":"
+                                                "\"x\"}],\"role\":{\"text\":\"r\"},"
+                                                "\"reference\":{\"reference\":"
+                                                "\"Organization/org1\"}}]")))),
+                      "modifierExtension");
+    expect_open_error(
+        "modifier-data", "bad.json",
+        R4PROV("c9", "2026-01-01",
+               PERMIT(NESTED(DENY(",\"data\":[{\"meaning\":\"instance\","
+                                  "\"reference\":{\"reference\":\"Observation/"
+                                  "1\"},\"modifierExtension\":[{\"url\":\"x\"}]}]")))),
+        "modifierExtension");
+    expect_open_error("modifier-policy", "bad.json",
+                      R4("c9", "active", "2026-01-01",
+                         ",\"policy\":[{\"uri\":\"urn:p\",\"modifierExtension\":[{\"url\":"
+                         "\"x\"}]}],\"provision\":" DENY()),
+                      "modifierExtension");
+    expect_open_error("modifier-contained", "bad.json",
+                      R4("c9", "active", "2026-01-01",
+                         ",\"contained\":[{\"resourceType\":\"Organization\",\"id\":\"o\","
+                         "\"modifierExtension\":[{\"url\":\"x\"}]}],\"provision\":" DENY()),
+                      "modifierExtension");
+    expect_open_error("modifier-datatype", "bad.json",
+                      R4("c9", "active", "2026-01-01",
+                         ",\"_dateTime\":{\"modifierExtension\":[{\"url\":\"x\"}]},"
+                         "\"provision\":" DENY()),
+                      "modifierExtension");
+    expect_open_error(
+        "implicit-rules", "bad.json",
+        R4("c9", "active", "2026-01-01", ",\"implicitRules\":\"urn:rules\",\"provision\":" DENY()),
+        "implicitRules: a modifier element fhirpam does not understand");
+    expect_open_error("unknown-element", "bad.json",
+                      R4("c9", "active", "2026-01-01", ",\"grantee\":[],\"provision\":" DENY()),
+                      "mixes R4");
+    expect_open_error("unknown-r4-element", "bad.json",
+                      R4("c9", "active", "2026-01-01", ",\"provision\":" DENY(",\"when\":1")),
+                      "provision.when: not an element of an R4 Consent");
+    expect_open_error(
+        "actor-not-array", "bad.json",
+        R4("c9", "active", "2026-01-01", ",\"provision\":" DENY(",\"actor\":{\"reference\":{}}")),
+        "provision.actor: repeats, so it must be an array");
+    expect_open_error("r5-class", "bad.json",
+                      R5("c9", "active", ",\"decision\":\"deny\",\"provision\":[{\"class\":[]}]"),
+                      "provision.class: not an element of an R5 Consent");
     /* Deeper than 16 levels. */
     char deep[4096] = "";
     for (int i = 0; i < 18; i++)

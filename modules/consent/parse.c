@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "elements.h"
 #include "fhirdate.h"
 
 typedef struct parser {
@@ -336,8 +337,6 @@ static int parse_provision(parser *p, const json_t *o, const char *path, int dep
     if (!json_is_object(o))
         return fail(p, path, "not an object");
     out->path = path;
-    if (json_object_get(o, "modifierExtension") != NULL)
-        return fail(p, path, "modifierExtension is not understood");
     /* R4: nested rules must carry `type`; one that does not is read as the
      * opposite of its parent, an exception (as LEAP reads every nested
      * rule). R5 has no type: each level flips the one above. */
@@ -348,8 +347,6 @@ static int parse_provision(parser *p, const json_t *o, const char *path, int dep
     } else {
         out->type = flip(parent);
     }
-    if (r5 && type != NULL)
-        return fail(p, path, "an R5 provision has no type (the Consent has a decision)");
     if (parse_period(p, path, json_object_get(o, "period"), &out->has_period, &out->period_first,
                      &out->period_after) != 0 ||
         parse_actors(p, path, json_object_get(o, "actor"), out) != 0 ||
@@ -366,8 +363,6 @@ static int parse_provision(parser *p, const json_t *o, const char *path, int dep
             add_codes(p, path, "documentType", json_object_get(o, "documentType"), false,
                       &out->class_) != 0)
             return -1;
-        if (json_object_get(o, "class") != NULL)
-            return fail(p, path, "class is R4; R5 has resourceType and documentType");
     } else if (add_codes(p, path, "class", json_object_get(o, "class"), false, &out->class_) != 0) {
         return -1;
     }
@@ -450,18 +445,34 @@ static rule_type policy_rule_base(const json_t *rule)
     return p && !d ? RULE_PERMIT : d && !p ? RULE_DENY : RULE_NONE;
 }
 
-static const char *const r4_only[] = {"patient",      "scope",  "dateTime",
-                                      "organization", "policy", "policyRule"};
-static const char *const r5_only[] = {
-    "subject", "date",    "decision",    "period",          "controller", "manager",
-    "grantor", "grantee", "policyBasis", "regulatoryBasis", "policyText", "verification"};
-
-static bool has_any(const json_t *o, const char *const *names, size_t n)
+/* Which version's Consent r is, by its members (elements.h, from the
+ * definitions): one only R4 defines at the root (patient, scope, dateTime,
+ * policyRule, ...) or an object provision says R4; one only R5 defines
+ * (subject, date, decision, period, ...) or a provision array says R5. Both:
+ * NULL, the Consent mixes them. Neither: R4, which the rest then checks. */
+static const consent_element_table *version_of(const json_t *r, const char **r4_member,
+                                               const char **r5_member)
 {
-    for (size_t i = 0; i < n; i++)
-        if (json_object_get(o, names[i]) != NULL)
-            return true;
-    return false;
+    const char *key;
+    const json_t *v;
+    *r4_member = *r5_member = NULL;
+    json_object_foreach((json_t *)r, key, v)
+    {
+        const consent_element *in4 = consent_element_find(&consent_elements_r4, -1, key);
+        const consent_element *in5 = consent_element_find(&consent_elements_r5, -1, key);
+        if (in4 != NULL && in5 == NULL && *r4_member == NULL)
+            *r4_member = key;
+        else if (in5 != NULL && in4 == NULL && *r5_member == NULL)
+            *r5_member = key;
+    }
+    const json_t *prov = json_object_get(r, "provision");
+    if (json_is_object(prov) && *r4_member == NULL)
+        *r4_member = "provision (an object)";
+    if (json_is_array(prov) && *r5_member == NULL)
+        *r5_member = "provision (an array)";
+    if (*r4_member != NULL && *r5_member != NULL)
+        return NULL;
+    return *r5_member != NULL ? &consent_elements_r5 : &consent_elements_r4;
 }
 
 int consent_parse(arena *a, const json_t *r, const char *file, const parse_options *o,
@@ -474,19 +485,18 @@ int consent_parse(arena *a, const json_t *r, const char *file, const parse_optio
     if ((p.id = arena_printf(a, "Consent/%s", id)) == NULL)
         return fail(&p, NULL, "out of memory");
     const json_t *prov = json_object_get(r, "provision");
-    bool r4 = has_any(r, r4_only, sizeof r4_only / sizeof r4_only[0]) || json_is_object(prov);
-    bool r5 = has_any(r, r5_only, sizeof r5_only / sizeof r5_only[0]) || json_is_array(prov);
-    if (r4 && r5)
-        return fail(&p, NULL,
-                    "mixes R4 elements (patient, scope, dateTime, policyRule, an "
-                    "object provision) with R5 ones (subject, date, decision, period, "
-                    "a provision array)");
-    p.version = r5 ? "R5" : "R4";
+    const char *r4_member, *r5_member;
+    const consent_element_table *version = version_of(r, &r4_member, &r5_member);
+    if (version == NULL)
+        return fail(&p, NULL, "mixes R4 elements (%s) with R5 ones (%s)", r4_member, r5_member);
+    bool r5 = version == &consent_elements_r5;
+    p.version = version->version;
+    char why[300];
+    if (consent_elements_check(version, r, why, sizeof why) != 0)
+        return fail(&p, NULL, "%s", why);
     const char *status = member_string(r, "status");
     if (!is_status(status))
         return fail(&p, "status", "not a Consent status");
-    if (json_object_get(r, "modifierExtension") != NULL)
-        return fail(&p, NULL, "modifierExtension is not understood");
     const json_t *category = json_object_get(r, "category");
     if (category != NULL && !json_is_array(category))
         return fail(&p, "category", "must be an array");
