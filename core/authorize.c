@@ -344,7 +344,11 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
                           request_header_count(req, "Authorization") > 0);
         return;
     }
-    struct fhirpam_authz az = {.req = req, .stack_name = fs->name, .now = d->time, .fhir = &fhir};
+    struct fhirpam_authz az = {.req = req,
+                               .stack_name = fs->name,
+                               .now = d->time,
+                               .fhir = &fhir,
+                               .fhir_base = c->fhir_base};
     const verified_token *vt = NULL;
     bool presented = false;
     if (fs->token_required) {

@@ -24,6 +24,7 @@ struct fhirpam_authz {
     const json_t *claims; /* verified claims, or NULL when the stack runs without a token */
     const struct verified_token *token; /* holds per-token module data; NULL without a token */
     const fhir_request *fhir;           /* the parsed request */
+    const char *fhir_base;              /* the configuration's fhir_base, or NULL */
     const char *token_scheme;           /* "Bearer" or "DPoP"; NULL without a token */
     const char *access_token;           /* not NUL-terminated: access_token_len */
     size_t access_token_len;

@@ -175,6 +175,11 @@ FHIRPAM_API const char *fhirpam_request_client_cert_pem(const fhirpam_authz *az)
     return az->req->client_cert_pem;
 }
 
+FHIRPAM_API const char *fhirpam_fhir_base(const fhirpam_authz *az)
+{
+    return az->fhir_base;
+}
+
 FHIRPAM_API int64_t fhirpam_now(const fhirpam_authz *az)
 {
     return az->now;

@@ -118,7 +118,7 @@ modtest_result modtest_run(modtest *m, const modtest_request *r)
     modtest_result res = {0};
     fhir_request fhir;
     char why[160];
-    if (fhir_request_parse(req->method, req->url, NULL, req->body, req->body_len,
+    if (fhir_request_parse(req->method, req->url, r->fhir_base, req->body, req->body_len,
                            request_header_get(req, "If-None-Exist", 0), &fhir, why,
                            sizeof why) != 0) {
         res.code = FHIRPAM_INVALID_REQUEST;
@@ -128,8 +128,12 @@ modtest_result modtest_run(modtest *m, const modtest_request *r)
         fhirpam_request_free(req);
         return res;
     }
-    struct fhirpam_authz az = {
-        .req = req, .stack_name = "modtest", .now = r->now, .claims = claims, .fhir = &fhir};
+    struct fhirpam_authz az = {.req = req,
+                               .stack_name = "modtest",
+                               .now = r->now,
+                               .claims = claims,
+                               .fhir = &fhir,
+                               .fhir_base = r->fhir_base};
     res.code = m->desc->authorize(m->instance, &az);
     if (az.reason_set) {
         snprintf(res.reason, sizeof res.reason, "%s", az.reason_word);

@@ -26,6 +26,7 @@ typedef struct modtest_request {
     const char *body;        /* NULL: none */
     const char *current;     /* stored resource JSON, NULL: none */
     const char *headers[16]; /* "Name: value", NULL-terminated */
+    const char *fhir_base;   /* the configuration's fhir_base; NULL: none */
 } modtest_request;
 
 typedef struct modtest_result {
@@ -36,8 +37,8 @@ typedef struct modtest_result {
     size_t obligations;        /* fhirpam_add_obligation() calls that took */
 } modtest_result;
 
-/* Call authorize once. The request is parsed first, as the core does (no
- * fhir_base: relative URLs only); one that does not parse returns
+/* Call authorize once. The request is parsed first, as the core does (with
+ * req->fhir_base, or relative URLs only); one that does not parse returns
  * invalid_request without calling the module. Aborts the test on malformed
  * claims JSON. */
 modtest_result modtest_run(modtest *m, const modtest_request *req);

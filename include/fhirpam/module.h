@@ -143,6 +143,11 @@ typedef enum fhirpam_binding {
 
 FHIRPAM_API int fhirpam_binding_verified(fhirpam_authz *az, fhirpam_binding kind);
 
+/* The configured `fhir_base` (the absolute base URL of this FHIR server, as
+ * written in the configuration), or NULL when none is configured: what an
+ * absolute reference on this server starts with. */
+FHIRPAM_API const char *fhirpam_fhir_base(const fhirpam_authz *az);
+
 /* The evaluation time, seconds since the epoch. */
 FHIRPAM_API int64_t fhirpam_now(const fhirpam_authz *az);
 /* The stack being evaluated (the top-level name the host asked for). */
