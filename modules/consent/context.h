@@ -23,11 +23,11 @@ typedef struct view_settings {
 
 /* What the module reads from a token, once per token while it stays in
  * the verified-token cache (fhirpam_token_data). Strings point into the
- * token's claims, which live as long as this. */
+ * token's claims, or into this, which live as long as it. */
 typedef struct token_view {
-    const char *patient;   /* the patient claim's id, or NULL */
+    char patient[72];      /* the patient claim's id, "" when none */
     const char *client_id; /* or NULL */
-    char fhir_user[192];   /* "Type/id", "" when none */
+    char fhir_user[160];   /* "Type/id", "" when none */
     const char *purposes[QUERY_MAX_PURPOSES];
     size_t npurposes;
     char purpose_text[QUERY_MAX_PURPOSES][160];
@@ -39,16 +39,17 @@ typedef struct request_view {
     consent_query q; /* first: load_content finds the view from it */
     fhirpam_authz *az;
     const token_view *token;
-    const char *patients[VIEW_MAX_PATIENTS]; /* patient ids (borrowed from the request) */
+    const char *patients[VIEW_MAX_PATIENTS]; /* patient ids */
     size_t npatients;
-    char class_text[160];
-    arena *scratch;        /* the stored resource's codes, when read */
+    char type_class[160];
+    arena *scratch;        /* the stored resource's content, ids read from bodies */
     token_view unattached; /* when there is no token cache to keep it in */
 } request_view;
 
 /* Reads the request and claims. 0, or -1 with a reason word and sentence
- * for a request the module must deny (a purpose claim it cannot read, more
- * patients than it evaluates). */
+ * for a request the module must deny: a claim it cannot read (purpose of
+ * use, fhirUser, patient), a patient named in a form it cannot read, more
+ * patients than it evaluates. */
 int request_view_init(request_view *v, const view_settings *s, fhirpam_authz *az, const char **word,
                       char *text, size_t len);
 

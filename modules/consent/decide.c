@@ -1,27 +1,41 @@
 /*
  * decide.c - see decide.h. consent.md §3 and the module's README:
- * applicability, then the provision tree (each rule's conditions AND across
- * elements, OR within one; a child only when its parent applies; the
- * deepest applying rule decides), then several Consents combined.
+ * applicability, then the provision tree, then several Consents combined.
  *
- * Conditions are three-valued and a doubt always resolves toward deny:
- * a condition the module cannot check (an actor not in the store, no
- * purpose of use, data/dataPeriod/expression) makes a deny rule apply and a
- * permit rule not apply. A content restriction (securityLabel, class, code)
- * that only the response can show becomes, on a deny rule under a permit,
- * a redact obligation (or a deny with redact = "deny"); on a permit rule it
- * never grants.
+ * The rule, once, at every depth (README "Rules" 3-5). A provision's own
+ * conditions are three-valued: false, true, or not decidable from the
+ * request, either because the module cannot check them (a doubt: an actor
+ * not in the store, no purpose of use, data/dataPeriod/expression, an
+ * unknown action) or because only the response can show them (a content
+ * restriction: securityLabel, class, code). A nested provision applies when
+ * its own conditions and every ancestor's hold (AND down the path), so a
+ * doubt or a content restriction anywhere above it is one of its own. Then,
+ * walking down with the decision in force (the deepest rule that surely
+ * applies; none at the root of a Consent whose applicability depends on
+ * the response):
+ *  - a deny rule that surely applies is in force; one in doubt denies too
+ *    (consent_unresolved); one whose resources only the response shows
+ *    removes them from a permit in force (a redact obligation of the
+ *    nearest such restriction's codes, a superset of what the rule covers),
+ *    or denies with redact = "deny". Nothing below a doubtful or
+ *    response-dependent deny can lift it.
+ *  - a permit rule that surely applies is in force; one in doubt or
+ *    response-dependent grants nothing, but the deny rules below it still
+ *    count (with its doubt and its restriction), as the same rules written
+ *    flat would.
+ * Among siblings a deny wins; a rule below decides before the one above.
  */
 #include "decide.h"
 
 #include <string.h>
 
-typedef enum match {
-    MATCH_NO = 0,
-    MATCH_YES,
-    MATCH_UNKNOWN, /* cannot tell: see above */
-    MATCH_FILTER,  /* depends on each resource of the response */
-} match;
+/* What is known of one provision's own conditions for this request. */
+typedef struct rule_match {
+    bool no;         /* a condition is false: the rule does not apply */
+    bool doubt;      /* a condition on who, why, when or how cannot be checked */
+    bool content;    /* a restriction to resources only the response shows */
+    const char *why; /* the doubt, as a sentence */
+} rule_match;
 
 static bool in_set(const char *const *set, size_t n, const char *key)
 {
@@ -57,69 +71,65 @@ static bool same_type(const char *reference, const char *fhir_user)
            strncmp(reference, fhir_user, (size_t)(a - reference)) == 0;
 }
 
+static void doubt(rule_match *m, const char *why)
+{
+    m->doubt = true;
+    m->why = why;
+}
+
 /* consent.md §3 rule 5: an actor the module cannot place must neither
  * silently match nor silently not match. */
-static match actor_match(const provision *p, const consent_query *q, const char **why)
+static void actor_match(const provision *p, const consent_query *q, rule_match *m)
 {
     bool unresolved = false, beyond_user = false;
     for (uint32_t i = 0; i < p->nactors; i++) {
         const actor *a = &p->actors[i];
         if (q->fhir_user != NULL && a->reference != NULL && strcmp(q->fhir_user, a->reference) == 0)
-            return MATCH_YES;
+            return;
         if (ids_overlap(&a->ids, q->client_ids) || ids_overlap(&a->ids, q->user_ids))
-            return MATCH_YES;
+            return;
         unresolved = unresolved || !a->resolved;
         beyond_user = beyond_user || q->fhir_user == NULL || a->reference == NULL ||
                       !same_type(a->reference, q->fhir_user);
     }
-    if (unresolved) {
-        *why = "an actor it names is not in the consent store";
-        return MATCH_UNKNOWN;
-    }
+    if (unresolved)
+        doubt(m, "an actor it names is not in the consent store");
     /* Without a registry entry, the party behind the client (its
      * organisation, say) is unknown: only an actor of the fhirUser's own
      * type can be ruled out. */
-    if (q->client_ids == NULL && beyond_user) {
-        *why = "the client is not in the client registry, so whom it acts for is unknown";
-        return MATCH_UNKNOWN;
-    }
-    return MATCH_NO;
+    else if (q->client_ids == NULL && beyond_user)
+        doubt(m, "the client is not in the client registry, so whom it acts for is unknown");
+    else
+        m->no = true;
 }
 
 /* The conditions on who, why, when and how (not which resources). */
-static match conditions_match(const provision *p, const consent_query *q, const char **why)
+static void conditions_match(const provision *p, const consent_query *q, rule_match *m)
 {
-    match m = MATCH_YES;
-    if (p->has_period && (q->now < p->period_first || q->now >= p->period_after))
-        return MATCH_NO;
-    if (p->action.n > 0 && !in_set(p->action.codes, p->action.n, q->action_key))
-        return MATCH_NO;
+    if (p->has_period && (q->now < p->period_first || q->now >= p->period_after)) {
+        m->no = true;
+        return;
+    }
+    if (p->action.n > 0) {
+        if (q->action_key == NULL)
+            doubt(m, "the request's consent action is not known (an operation that may change "
+                     "data)");
+        else if (!in_set(p->action.codes, p->action.n, q->action_key))
+            m->no = true;
+    }
     if (p->purpose.n > 0) {
-        if (q->npurposes == 0) {
-            m = MATCH_UNKNOWN;
-            *why = "the request has no purpose of use";
-        } else if (!overlap(&p->purpose, q->purposes, q->npurposes)) {
-            return MATCH_NO;
-        }
+        if (q->npurposes == 0)
+            doubt(m, "the request has no purpose of use");
+        else if (!overlap(&p->purpose, q->purposes, q->npurposes))
+            m->no = true;
     }
-    if (p->nactors > 0) {
-        const char *actor_why = NULL;
-        match a = actor_match(p, q, &actor_why);
-        if (a == MATCH_NO)
-            return MATCH_NO;
-        if (a == MATCH_UNKNOWN) {
-            m = MATCH_UNKNOWN;
-            *why = actor_why;
-        }
-    }
-    if (p->uncheckable != NULL) {
-        m = MATCH_UNKNOWN;
-        *why = p->uncheckable;
-    }
-    return m;
+    if (!m->no && p->nactors > 0)
+        actor_match(p, q, m);
+    if (p->uncheckable != NULL)
+        doubt(m, p->uncheckable);
 }
 
-static const resource_codes *content(consent_query *q)
+static const resource_content *content(consent_query *q)
 {
     if (!q->content_loaded) {
         q->content_loaded = true;
@@ -129,55 +139,125 @@ static const resource_codes *content(consent_query *q)
     return &q->content;
 }
 
-/* Which resources: class against the request's type; labels and codes
- * against the stored resource when the host passed it. */
-static match content_match(const provision *p, consent_query *q)
+/* One content restriction (the codes of one element) against what the
+ * response is known to hold: `known` lists it all when `complete`, else
+ * only part of it. A deny rule applies when any resource has a listed code;
+ * a permit rule covers the response only when every resource has one
+ * (single: one resource, whose codes are `known`). */
+typedef enum content_answer { ANSWER_NO, ANSWER_YES, ANSWER_RESPONSE } content_answer;
+
+static content_answer restriction(const code_set *s, rule_type type, const char *const *known,
+                                  size_t n, bool complete, bool single)
 {
-    match m = MATCH_YES;
-    if (p->class_.n > 0) {
-        bool other_system = false, hit = false;
-        for (uint32_t i = 0; i < p->class_.n; i++) {
-            const char *c = p->class_.codes[i];
-            if (strncmp(c, SYS_RESOURCE_TYPES "|", sizeof SYS_RESOURCE_TYPES) != 0)
-                other_system = true; /* a profile, a document type: per resource */
-            else if (q->class_key != NULL && strcmp(c, q->class_key) == 0)
-                hit = true;
+    bool hit = overlap(s, known, n);
+    if (type == RULE_DENY)
+        return hit ? ANSWER_YES : complete ? ANSWER_NO : ANSWER_RESPONSE;
+    if (!complete)
+        return ANSWER_RESPONSE;
+    if (!hit)
+        return ANSWER_NO;
+    return single ? ANSWER_YES : ANSWER_RESPONSE;
+}
+
+static bool is_type_class(const char *code)
+{
+    return strncmp(code, SYS_RESOURCE_TYPES "|", sizeof SYS_RESOURCE_TYPES) == 0;
+}
+
+/* A class rule: resource types (from the request's type, or every resource
+ * in the stored resource), profiles (urn:ietf:rfc:3986, from the stored
+ * resource only) and other systems (a document type, IHE FormatCode: a
+ * Coding of the resource, from the stored resource only). A deny rule
+ * applies when some resource is of a listed class; a permit rule covers the
+ * response only when every resource is of a listed type. */
+static content_answer class_restriction(const provision *p, consent_query *q)
+{
+    bool stored = q->use_stored && content(q)->known;
+    const char *const *known = stored ? q->content.classes : &q->type_class;
+    size_t n = stored ? q->content.nclasses : q->type_class != NULL;
+    bool complete = stored || q->type_only;
+    bool beyond_type = false, document = false;
+    for (uint32_t i = 0; i < p->class_.n; i++) {
+        const char *code = p->class_.codes[i];
+        if (is_type_class(code))
+            continue;
+        if (strncmp(code, SYS_URI "|", sizeof SYS_URI) == 0)
+            beyond_type = beyond_type || !stored;
+        else
+            document = true;
+    }
+    if (p->type == RULE_PERMIT) {
+        if (!complete || beyond_type || document)
+            return ANSWER_RESPONSE;
+        bool some = false, all = true;
+        for (size_t i = 0; i < n; i++) {
+            if (!is_type_class(known[i]))
+                continue;
+            bool listed = in_set(p->class_.codes, p->class_.n, known[i]);
+            some = some || listed;
+            all = all && listed;
         }
-        if (!hit && q->class_key != NULL && !other_system)
-            return MATCH_NO;
-        if (!hit)
-            m = MATCH_FILTER;
+        return all && some ? ANSWER_YES : some ? ANSWER_RESPONSE : ANSWER_NO;
     }
-    if (p->security_label.n > 0) {
-        const resource_codes *rc = content(q);
-        if (rc->known && !overlap(&p->security_label, rc->labels, rc->nlabels))
-            return MATCH_NO;
-        if (!rc->known)
-            m = MATCH_FILTER;
+    if (overlap(&p->class_, known, n) ||
+        (document && stored && overlap(&p->class_, q->content.codes, q->content.ncodes)))
+        return ANSWER_YES;
+    return complete && !beyond_type && (!document || stored) ? ANSWER_NO : ANSWER_RESPONSE;
+}
+
+/* Which resources: classes against the request's type (or the stored
+ * resource's content), labels and codes against the stored resource. */
+static void content_match(const provision *p, consent_query *q, rule_match *m)
+{
+    content_answer a[3] = {ANSWER_YES, ANSWER_YES, ANSWER_YES};
+    if (p->class_.n > 0)
+        a[0] = class_restriction(p, q);
+    if (p->security_label.n > 0 || p->code.n > 0) {
+        const resource_content *rc = q->use_stored ? content(q) : NULL;
+        bool known = rc != NULL && rc->known;
+        if (p->security_label.n > 0)
+            a[1] = restriction(&p->security_label, p->type, known ? rc->labels : NULL,
+                               known ? rc->nlabels : 0, known, known && rc->single);
+        if (p->code.n > 0)
+            a[2] = restriction(&p->code, p->type, known ? rc->codes : NULL, known ? rc->ncodes : 0,
+                               known, known && rc->single);
     }
-    if (p->code.n > 0) {
-        const resource_codes *rc = content(q);
-        if (rc->known && !overlap(&p->code, rc->codes, rc->ncodes))
-            return MATCH_NO;
-        if (!rc->known)
-            m = MATCH_FILTER;
+    for (int i = 0; i < 3; i++) {
+        if (a[i] == ANSWER_NO)
+            m->no = true;
+        else if (a[i] == ANSWER_RESPONSE)
+            m->content = true;
     }
+}
+
+static rule_match provision_match(const provision *p, consent_query *q)
+{
+    rule_match m = {false, false, false, NULL};
+    conditions_match(p, q, &m);
+    if (!m.no)
+        content_match(p, q, &m);
     return m;
 }
 
-static match provision_match(const provision *p, consent_query *q, const char **why)
+/* What the path from the Consent's root down to a provision makes of it:
+ * the AND of every condition on the way. */
+typedef struct path_state {
+    bool doubt, content;
+    const char *why;    /* the first doubt on the path */
+    const char *redact; /* redact text of the nearest response-dependent rule */
+} path_state;
+
+static path_state extend(path_state at, const provision *p, const rule_match *m)
 {
-    match who = conditions_match(p, q, why);
-    if (who == MATCH_NO)
-        return MATCH_NO;
-    match which = content_match(p, q);
-    if (which == MATCH_NO)
-        return MATCH_NO;
-    /* A restriction to some resources under a doubt on who/why: removing
-     * those resources covers both readings. */
-    if (which == MATCH_FILTER)
-        return MATCH_FILTER;
-    return who;
+    if (m->doubt && !at.doubt) {
+        at.doubt = true;
+        at.why = m->why;
+    }
+    if (m->content) {
+        at.content = true;
+        at.redact = p->redact_text;
+    }
+    return at;
 }
 
 typedef struct walk {
@@ -199,40 +279,46 @@ static void add_redact(walk *w, const char *text)
 }
 
 typedef struct verdict {
-    rule_type decision;
+    rule_type decision; /* RULE_NONE: nothing decided (yet) */
     const provision *by;
     const char *why;
     const char *reason;
 } verdict;
 
-/* node applies; its deepest applying descendants decide. */
-static verdict evaluate(walk *w, const provision *node, const char *why, const char *reason)
+/* node's conditions do not fail, its path gives `at`, and in_force is the
+ * decision above it: the decision for the request below node. */
+static verdict walk_rule(walk *w, const provision *node, verdict in_force, path_state at)
 {
-    verdict own = {node->type, node, why, reason}, deny = {0}, permit = {0};
-    for (uint32_t i = 0; i < node->nchildren; i++) {
-        const provision *c = &node->children[i];
-        const char *cwhy = NULL;
-        match m = provision_match(c, w->q, &cwhy);
-        if (m == MATCH_NO)
-            continue;
-        if (m == MATCH_FILTER) {
-            if (c->type != RULE_DENY || node->type != RULE_PERMIT)
-                continue; /* unknown content never grants */
-            if (!w->o->redact_deny) {
-                add_redact(w, c->redact_text);
-                continue;
-            }
-            if (deny.decision == RULE_NONE)
-                deny = (verdict){RULE_DENY, c,
+    verdict own = in_force;
+    if (node->type == RULE_DENY) {
+        if (at.content) {
+            if (in_force.decision == RULE_DENY)
+                return in_force;
+            if (w->o->redact_deny)
+                return (verdict){RULE_DENY, node,
                                  "it restricts resources by security label, class or code and "
                                  "redact = \"deny\"",
                                  "consent_redact_deny"};
-            continue;
+            add_redact(w, at.redact);
+            return in_force;
         }
-        if (m == MATCH_UNKNOWN && c->type != RULE_DENY)
+        if (at.doubt)
+            return (verdict){RULE_DENY, node, at.why, "consent_unresolved"};
+        own = (verdict){RULE_DENY, node, NULL, "consent_deny"};
+    } else if (node->type == RULE_PERMIT && !at.doubt && !at.content) {
+        own = (verdict){RULE_PERMIT, node, NULL, NULL};
+    } else if (in_force.decision == RULE_DENY) {
+        return in_force; /* it may not apply: it lifts nothing, nor can any rule below it */
+    }
+    verdict deny = {RULE_NONE, NULL, NULL, NULL}, permit = deny;
+    for (uint32_t i = 0; i < node->nchildren; i++) {
+        const provision *c = &node->children[i];
+        rule_match m = provision_match(c, w->q);
+        if (m.no)
             continue;
-        verdict v = evaluate(w, c, m == MATCH_UNKNOWN ? cwhy : NULL,
-                             m == MATCH_UNKNOWN ? "consent_unresolved" : "consent_deny");
+        verdict v = walk_rule(w, c, own, extend(at, c, &m));
+        if (v.by == own.by)
+            continue; /* nothing below c decided */
         if (v.decision == RULE_DENY && deny.decision == RULE_NONE)
             deny = v;
         else if (v.decision == RULE_PERMIT && permit.decision == RULE_NONE)
@@ -242,8 +328,6 @@ static verdict evaluate(walk *w, const provision *node, const char *why, const c
         return deny;
     if (permit.decision != RULE_NONE)
         return permit;
-    if (own.decision == RULE_DENY && own.reason == NULL)
-        own.reason = "consent_deny";
     return own;
 }
 
@@ -263,38 +347,32 @@ static void decide_consent(const decide_options *o, const consent *c, consent_qu
                                         : "it has no provision.type and no OPTIN/OPTOUT policyRule";
         return;
     }
-    const char *why = NULL;
-    match m = provision_match(&c->root, q, &why);
-    walk w = {o, q, out, false};
-    switch (m) {
-    case MATCH_NO:
+    /* The root's own conditions are the Consent's applicability (README
+     * rule 1): a doubt there denies whatever the base. */
+    rule_match m = provision_match(&c->root, q);
+    if (m.no)
         return;
-    case MATCH_UNKNOWN:
+    if (m.doubt && !m.content) {
         out->kind = OUTCOME_DENY;
         out->reason = "consent_unresolved";
-        out->why = why;
+        out->why = m.why;
         return;
-    case MATCH_FILTER:
-        if (c->base != RULE_DENY)
-            return; /* a permit of some resources only: not for an unknown set */
-        if (o->redact_deny) {
-            out->kind = OUTCOME_DENY;
-            out->reason = "consent_redact_deny";
-            out->why = "it restricts resources by security label, class or code and redact = "
-                       "\"deny\"";
-            return;
-        }
-        out->kind = OUTCOME_FILTER;
-        add_redact(&w, c->root.redact_text);
-        break;
-    case MATCH_YES: {
-        verdict v = evaluate(&w, &c->root, NULL, NULL);
-        out->kind = v.decision == RULE_DENY ? OUTCOME_DENY : OUTCOME_PERMIT;
+    }
+    walk w = {o, q, out, false};
+    path_state at = extend((path_state){false, false, NULL, NULL}, &c->root, &m);
+    verdict none = {RULE_NONE, NULL, NULL, NULL};
+    verdict v = walk_rule(&w, &c->root, none, at);
+    if (v.decision == RULE_DENY) {
+        out->kind = OUTCOME_DENY;
         out->provision = v.by;
         out->why = v.why;
-        out->reason = v.decision == RULE_DENY ? v.reason : "consent_permit";
-        break;
-    }
+        out->reason = v.reason;
+    } else if (v.decision == RULE_PERMIT) {
+        out->kind = OUTCOME_PERMIT;
+        out->provision = v.by;
+        out->reason = "consent_permit";
+    } else if (out->nredact > 0) {
+        out->kind = OUTCOME_FILTER; /* decides nothing, but some resources must go */
     }
     if (w.overflow) {
         out->kind = OUTCOME_DENY;

@@ -2,7 +2,7 @@
  * decide.h - the decision of one patient's Consents for one request
  * (consent.md §3; the rules are in the module's README). Reads the index
  * and the query, allocates nothing and makes no system call itself; the
- * stored resource's codes are read, once, through the query's callback.
+ * stored resource's content is read, once, through the query's callback.
  */
 #ifndef FHIRPAM_CONSENT_DECIDE_H
 #define FHIRPAM_CONSENT_DECIDE_H
@@ -12,15 +12,20 @@
 #define QUERY_MAX_PURPOSES 16
 #define OUTCOME_MAX_REDACT 32
 
-/* The codes found in the stored resource the host passed (read lazily,
- * only when a rule asks about labels or codes). */
-typedef struct resource_codes {
+/* What the stored resource the host passed holds (read lazily, only when a
+ * rule asks about labels, codes or classes), every resource inside it
+ * (contained, Bundle entries at any depth, Parameters resources) included:
+ * the same places fhirpam_check_response() looks. */
+typedef struct resource_content {
     bool known;          /* false: no stored resource, or it does not parse */
-    const char **labels; /* meta.security, "system|code" */
+    bool single;         /* it holds no other resource */
+    const char **labels; /* meta.security of each resource, "system|code" */
     size_t nlabels;
-    const char **codes; /* every Coding anywhere in the resource */
+    const char **codes; /* every Coding anywhere */
     size_t ncodes;
-} resource_codes;
+    const char **classes; /* resource-types|Type and urn:ietf:rfc:3986|profile of each */
+    size_t nclasses;
+} resource_content;
 
 typedef struct consent_query {
     int64_t now;
@@ -31,16 +36,23 @@ typedef struct consent_query {
     /* Why: purposes of use, "system|code". */
     const char *const *purposes;
     size_t npurposes;
-    /* What: "resource-types|Type" when the response can only hold that
-     * type, NULL when it may hold several; the consentaction code. */
-    const char *class_key;
+    /* What, from the request: "resource-types|Type" when the response holds
+     * resources of that type (NULL when it names none); type_only when it
+     * can hold nothing else (no _include, not a Bundle, List or
+     * Parameters). The consentaction code, or NULL when the action is not
+     * known (an operation that may change data): every action rule is then
+     * a doubt. */
+    const char *type_class;
+    bool type_only;
     const char *action_key;
-    /* The stored resource's codes; content_loaded says whether `content`
-     * was filled yet (load_content does it once). */
+    /* The stored resource is the data the request touches (read, vread,
+     * update, patch, delete): its content decides labels, codes and
+     * classes. content_loaded says whether `content` was filled yet
+     * (load_content does it once). */
+    bool use_stored;
     bool content_loaded;
-    resource_codes content;
+    resource_content content;
     void (*load_content)(struct consent_query *q);
-    void *request; /* for load_content */
 } consent_query;
 
 typedef enum outcome_kind {

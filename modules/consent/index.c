@@ -270,21 +270,34 @@ static int load_registry(loader *l, const char *path)
     return 0;
 }
 
-static void resolve(const strmap *resources, provision *p)
+/* An actor the store holds is matched by that resource's identifiers, as
+ * LEAP matches the resolved resource's (consent.md §2), and by the
+ * reference's own identifier too: both describe the same party. -1 when
+ * out of memory. */
+static int resolve(arena *a, const strmap *resources, provision *p)
 {
     for (uint32_t i = 0; i < p->nactors; i++) {
-        actor *a = &p->actors[i];
+        actor *ac = &p->actors[i];
         const stored_resource *s =
-            a->reference ? strmap_get(resources, a->reference, strlen(a->reference)) : NULL;
-        if (s != NULL && a->ids.n == 0) {
-            a->ids = s->ids;
-            a->resolved = true;
-        } else if (s != NULL) {
-            a->resolved = true; /* the reference's own identifier stays */
+            ac->reference ? strmap_get(resources, ac->reference, strlen(ac->reference)) : NULL;
+        if (s == NULL)
+            continue;
+        ac->resolved = true;
+        if (ac->ids.n == 0) {
+            ac->ids = s->ids;
+            continue;
         }
+        const char **ids = arena_alloc(a, (s->ids.n + ac->ids.n) * sizeof *ids);
+        if (ids == NULL)
+            return -1;
+        memcpy(ids, s->ids.ids, s->ids.n * sizeof *ids);
+        memcpy(ids + s->ids.n, ac->ids.ids, ac->ids.n * sizeof *ids);
+        ac->ids = (identifier_set){ids, s->ids.n + ac->ids.n};
     }
     for (uint32_t i = 0; i < p->nchildren; i++)
-        resolve(resources, &p->children[i]);
+        if (resolve(a, resources, &p->children[i]) != 0)
+            return -1;
+    return 0;
 }
 
 /* Grouped by patient; in a group, dated before undated, newest first. */
@@ -383,8 +396,11 @@ consent_index *consent_index_load(const index_options *o, char *err, size_t errl
     if (rc == 0 && o->client_registry != NULL)
         rc = load_registry(&l, o->client_registry);
     if (rc == 0) {
-        for (size_t i = 0; i < l.n; i++)
-            resolve(&ix->resources, &l.list[i]->root);
+        for (size_t i = 0; rc == 0 && i < l.n; i++)
+            if (resolve(ix->arena, &ix->resources, &l.list[i]->root) != 0) {
+                snprintf(err, errlen, "out of memory");
+                rc = -1;
+            }
         if (l.n > 0)
             qsort(l.list, l.n, sizeof *l.list, by_patient_newest);
         ix->consents = l.list;

@@ -42,7 +42,7 @@ typedef struct identifier_set {
 /* provision.actor: the reference as written and what it resolved to. */
 typedef struct actor {
     const char *reference; /* "Organization/1", or NULL (identifier only) */
-    identifier_set ids;    /* the resolved resource's identifiers, or the
+    identifier_set ids;    /* the stored resource's identifiers and the
                               reference's own identifier */
     bool resolved;         /* the store holds the resource, or the reference
                               carries an identifier */
