@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -3116,6 +3117,198 @@ START_TEST(reload_under_load)
 }
 END_TEST
 
+/* ---- issue 27 rows 9-11: the store cannot hang or flicker ---- */
+
+/* A FIFO in the store: refused at load without blocking, and at run time
+ * the watcher keeps the previous index without blocking either, so that a
+ * later change still applies once it is gone, and close returns. */
+START_TEST(fifo_in_store)
+{
+    const char *dir = store_dir("fifo");
+    char c[1100], fifo[1100];
+    snprintf(c, sizeof c, "%s/c.json", dir);
+    snprintf(fifo, sizeof fifo, "%s/x.json", dir);
+    write_file(c, R4PROV("c1", "2026-01-01", PERMIT()));
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    fhirpam_error err = {{0}};
+    ck_assert_ptr_null(open_store(dir, NULL, &err));
+    ck_assert_msg(strstr(err.text, fifo) != NULL && strstr(err.text, "regular file"), "%s",
+                  err.text);
+    unlink(fifo);
+    modtest *m = open_store(dir, NULL, &err);
+    ck_assert_msg(m != NULL, "%s", err.text);
+    ck_assert_int_eq(run_code(m, C_PAT), OK);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    write_file(c, R4PROV("c1", "2026-01-01", DENY()));
+    sleep_ms(150);
+    ck_assert_int_eq(run_code(m, C_PAT), OK); /* the directory does not load: previous index */
+    unlink(fifo);
+    ck_assert(eventually(m, C_PAT, NO));
+    /* A symlink to a FIFO, and a directory, named like store files. */
+    char link[1100], sub[1100];
+    snprintf(link, sizeof link, "%s/l.json", dir);
+    snprintf(sub, sizeof sub, "%s/d.ndjson", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(symlink(fifo, link), 0);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    unlink(fifo);
+    write_file(c, R4PROV("c1", "2026-01-01", PERMIT()));
+    sleep_ms(150);
+    ck_assert_int_eq(run_code(m, C_PAT), NO);
+    unlink(link);
+    rmdir(sub);
+    ck_assert(eventually(m, C_PAT, OK));
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    sleep_ms(50);
+    modtest_close(m); /* returns: the watcher is not stuck in open() */
+    unlink(fifo);
+}
+END_TEST
+
+static void write_raw(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "w"); /* in place: truncate, then write */
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* consents.ndjson rewritten in place: an empty file or one cut after a line
+ * never stands for the store, however long it stays so. */
+START_TEST(ndjson_taken_only_whole)
+{
+    const char *dir = store_dir("ndjson-whole");
+    char nd[1100];
+    snprintf(nd, sizeof nd, "%s/consents.ndjson", dir);
+    const char *lines =
+        R4P("o1", "active", "2026-01-01", "770",
+            ",\"provision\":" PERMIT()) "\n" R4PROV("c1", "2026-01-01", DENY()) "\n";
+    write_file(nd, lines);
+    fhirpam_error err = {{0}};
+    modtest *m = open_store(dir, "max_stale = 60;", &err);
+    ck_assert_msg(m != NULL, "%s", err.text);
+    ck_assert_int_eq(run_code(m, C_PAT), NO);
+    /* Truncated to empty, and left so. */
+    write_raw(nd, "", 0);
+    sleep_ms(150);
+    ck_assert_int_eq(run_code(m, C_PAT), NO);
+    /* Its first line only, without the newline. */
+    const char *nl = strchr(lines, '\n');
+    write_raw(nd, lines, (size_t)(nl - lines));
+    sleep_ms(150);
+    ck_assert_int_eq(run_code(m, C_PAT), NO);
+    /* The failure counts toward max_stale. */
+    ck_assert_int_eq(run_at(m, (int64_t)time(NULL) + 3600), FHIRPAM_UNAVAILABLE);
+    /* Whole again: in force, not stale. */
+    write_raw(nd, lines, strlen(lines));
+    sleep_ms(150);
+    ck_assert_int_eq(run_at(m, (int64_t)time(NULL) + 3600), NO);
+    /* The opt-out withdrawn, written in place with its newline. */
+    const char *withdrawn = R4PROV("c1", "2026-01-01", PERMIT()) "\n";
+    write_raw(nd, withdrawn, strlen(withdrawn));
+    ck_assert(eventually(m, C_PAT, OK));
+    modtest_close(m);
+}
+END_TEST
+
+typedef struct rewriter {
+    const char *path;
+    atomic_bool *stop;
+    long rewrites;
+} rewriter;
+
+/* `cmd > consents.ndjson` again and again: truncate, then the lines one by
+ * one, the opt-out last, with pauses. */
+static void *rewrite_loop(void *arg)
+{
+    rewriter *w = arg;
+    static const char *const lines[] = {
+        R4P("o1", "active", "2026-01-01", "770", ",\"provision\":" PERMIT()) "\n",
+        R4P("o2", "active", "2026-01-01", "771", ",\"provision\":" DENY()) "\n",
+        R4PROV("c1", "2026-01-01", DENY()) "\n",
+    };
+    while (!atomic_load(w->stop)) {
+        int fd = open(w->path, O_WRONLY | O_TRUNC);
+        if (fd < 0)
+            break;
+        for (size_t i = 0; i < 3; i++) {
+            size_t len = strlen(lines[i]), half = len / 2;
+            if (write(fd, lines[i], half) != (ssize_t)half ||
+                write(fd, lines[i] + half, len - half) != (ssize_t)(len - half))
+                break;
+            sleep_ms(1);
+        }
+        close(fd);
+        w->rewrites++;
+        sleep_ms(1);
+    }
+    return NULL;
+}
+
+START_TEST(rewrite_in_place_under_reload)
+{
+    const char *dir = store_dir("rewrite");
+    char nd[1100];
+    snprintf(nd, sizeof nd, "%s/consents.ndjson", dir);
+    write_file(nd, R4PROV("c1", "2026-01-01", DENY()) "\n");
+    fhirpam_error err = {{0}};
+    modtest *m = open_store(dir, NULL, &err);
+    ck_assert_msg(m != NULL, "%s", err.text);
+    atomic_bool stop = false;
+    rewriter w = {nd, &stop, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, rewrite_loop, &w);
+    long decisions = 0, wrong = 0;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        if (run_code(m, C_PAT) != NO)
+            wrong++;
+        decisions++;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < 1500);
+    atomic_store(&stop, true);
+    pthread_join(th, NULL);
+    printf("consent rewrite_in_place_under_reload: %ld decisions, %ld rewrites, %ld wrong\n",
+           decisions, w.rewrites, wrong);
+    ck_assert_int_gt(w.rewrites, 10);
+    ck_assert_int_eq(wrong, 0);
+    modtest_close(m);
+}
+END_TEST
+
+/* A withdrawal written 0660 is refused; chmod 600 makes it count (the
+ * change check sees mode and ctime), with the default max_stale. */
+START_TEST(chmod_fix_reread)
+{
+    const char *dir = store_dir("chmod");
+    char c[1100], w[1100];
+    snprintf(c, sizeof c, "%s/c.json", dir);
+    snprintf(w, sizeof w, "%s/withdrawal.json", dir);
+    write_file(c, R4PROV("c1", "2026-01-01", DENY()));
+    fhirpam_error err = {{0}};
+    modtest *m = open_store(dir, NULL, &err);
+    ck_assert_msg(m != NULL, "%s", err.text);
+    ck_assert_int_eq(run_code(m, C_PAT), NO);
+    write_file(w, R4PROV("c2", "2026-03-01", PERMIT()));
+    ck_assert_int_eq(chmod(w, 0660), 0);
+    sleep_ms(150);
+    ck_assert_int_eq(run_code(m, C_PAT), NO);
+    ck_assert_int_eq(chmod(w, 0600), 0);
+    ck_assert(eventually(m, C_PAT, OK));
+    /* And the directory's own mode, refused then fixed. */
+    write_file(w, R4PROV("c2", "2026-03-01", DENY()));
+    ck_assert(eventually(m, C_PAT, NO));
+    ck_assert_int_eq(chmod(dir, 0770), 0);
+    write_file(w, R4PROV("c2", "2026-03-01", PERMIT()));
+    sleep_ms(150);
+    ck_assert_int_eq(run_code(m, C_PAT), NO);
+    ck_assert_int_eq(chmod(dir, 0700), 0);
+    ck_assert(eventually(m, C_PAT, OK));
+    modtest_close(m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("consent");
@@ -3138,6 +3331,10 @@ int main(void)
     tcase_add_test(t, reload_keeps_previous_on_error);
     tcase_add_test(t, reload_under_load);
     tcase_add_test(t, stale_store_unavailable);
+    tcase_add_test(t, fifo_in_store);
+    tcase_add_test(t, ndjson_taken_only_whole);
+    tcase_add_test(t, rewrite_in_place_under_reload);
+    tcase_add_test(t, chmod_fix_reread);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -16,6 +16,7 @@
 typedef struct loader {
     consent_index *ix;
     const index_options *o;
+    const consent_index *previous;
     consent **list;
     size_t n, cap;
     char *err;
@@ -134,24 +135,50 @@ static int take_document(loader *l, const json_t *doc, const char *file, const c
     return 0;
 }
 
+/* Who can write a Consent decides who sees a patient's data: the checks
+ * the deny list and the configuration get (DESIGN §3). */
+static bool file_allowed(const struct stat *st)
+{
+    return S_ISREG(st->st_mode) && (st->st_uid == 0 || st->st_uid == geteuid()) &&
+           (st->st_mode & 022) == 0 && (uint64_t)st->st_size <= CONSENT_MAX_FILE_BYTES;
+}
+
+static bool same_state(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The file's bytes. It is looked at without following a link and must be a
+ * regular file before it is opened (a FIFO or a device is never opened);
+ * it is opened non-blocking and without following a link, and checked
+ * again on the descriptor, so that nothing put in its place in between can
+ * block the watcher or be read. A file that changes while it is read is
+ * refused (read again at the next check). */
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
+    static const char rules[] = "must be a regular file of at most %u bytes, owned by root or "
+                                "this user, not group- or world-writable";
+    struct stat before, st, after;
+    if (lstat(path, &before) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (!file_allowed(&before)) {
+        snprintf(err, errlen, "%s: ", path);
+        snprintf(err + strlen(err), errlen - strlen(err), rules, CONSENT_MAX_FILE_BYTES);
+        return NULL;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0 || fstat(fd, &st) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return NULL;
     }
-    /* Who can write a Consent decides who sees a patient's data: the
-     * checks the deny list and the configuration get (DESIGN §3). */
-    if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
-        (st.st_mode & 022) != 0 || (uint64_t)st.st_size > CONSENT_MAX_FILE_BYTES) {
-        snprintf(err, errlen,
-                 "%s: must be a regular file of at most %u bytes, owned by root or this user, "
-                 "not group- or world-writable",
-                 path, CONSENT_MAX_FILE_BYTES);
+    if (!file_allowed(&st) || !same_state(&before, &st)) {
+        snprintf(err, errlen, "%s: ", path);
+        snprintf(err + strlen(err), errlen - strlen(err), rules, CONSENT_MAX_FILE_BYTES);
         close(fd);
         return NULL;
     }
@@ -165,8 +192,9 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
             break; /* shorter than it was: caught below */
         got += (size_t)n;
     }
+    bool changed = fstat(fd, &after) != 0 || !same_state(&st, &after);
     close(fd);
-    if (buf == NULL || got != size) {
+    if (buf == NULL || got != size || changed) {
         snprintf(err, errlen, "%s: %s", path, buf ? "changed while being read" : "out of memory");
         free(buf);
         return NULL;
@@ -176,16 +204,41 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
     return buf;
 }
 
+/* What the previous index read of this file, or NULL. */
+static const store_file *previous_file(const consent_index *previous, const char *path)
+{
+    for (size_t i = 0; previous != NULL && i < previous->nfiles; i++)
+        if (strcmp(previous->files[i].path, path) == 0)
+            return &previous->files[i];
+    return NULL;
+}
+
 static int load_file(loader *l, const char *path)
 {
     size_t len;
     char *text = read_file(path, &len, l->err, l->errlen);
     if (text == NULL)
         return -1;
-    l->ix->nfiles++;
+    l->ix->files[l->ix->nfiles++] = (store_file){path, len};
     json_error_t jerr;
     int rc = 0;
-    if (ends_with(path, ".ndjson")) {
+    bool ndjson = ends_with(path, ".ndjson");
+    /* An ndjson file is taken only whole: a line without its newline is one
+     * being written, and a file that had Consents and now, still named,
+     * has nothing was truncated by a rewrite in place (`cmd > file`). Either
+     * keeps the previous index (and counts toward max_stale). */
+    const store_file *before = ndjson ? previous_file(l->previous, path) : NULL;
+    if (ndjson && len > 0 && text[len - 1] != '\n') {
+        snprintf(l->err, l->errlen, "%s: the last line has no newline (the file is being written?)",
+                 path);
+        rc = -1;
+    } else if (ndjson && len == 0 && before != NULL && before->size > 0) {
+        snprintf(l->err, l->errlen,
+                 "%s: the file is empty and held %llu bytes before (truncated while being "
+                 "rewritten?)",
+                 path, (unsigned long long)before->size);
+        rc = -1;
+    } else if (ndjson) {
         size_t line = 0;
         for (char *p = text; rc == 0 && p < text + len;) {
             char *nl = memchr(p, '\n', (size_t)(text + len - p));
@@ -374,7 +427,8 @@ static int list_dir(const char *dir, char ***names, size_t *count, char *err, si
     return 0;
 }
 
-consent_index *consent_index_load(const index_options *o, char *err, size_t errlen)
+consent_index *consent_index_load(const index_options *o, const consent_index *previous, char *err,
+                                  size_t errlen)
 {
     consent_index *ix = calloc(1, sizeof *ix);
     if (ix == NULL || (ix->arena = arena_new()) == NULL) {
@@ -382,10 +436,14 @@ consent_index *consent_index_load(const index_options *o, char *err, size_t errl
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    loader l = {ix, o, NULL, 0, 0, err, errlen};
+    loader l = {ix, o, previous, NULL, 0, 0, err, errlen};
     char **names = NULL;
     size_t nnames = 0;
     int rc = list_dir(o->dir, &names, &nnames, err, errlen);
+    if (rc == 0 && (ix->files = arena_alloc(ix->arena, (nnames + 1) * sizeof *ix->files)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
     for (size_t i = 0; rc == 0 && i < nnames; i++) {
         char *path = arena_printf(ix->arena, "%s/%s", o->dir, names[i]);
         rc = path ? load_file(&l, path) : -1;

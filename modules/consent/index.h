@@ -23,8 +23,10 @@ typedef struct index_options {
 } index_options;
 
 /* The index, or NULL with err naming the file (and the Consent and element)
- * at fault. Any error refuses the whole directory. */
-consent_index *consent_index_load(const index_options *o, char *err, size_t errlen);
+ * at fault. Any error refuses the whole directory. previous (or NULL) is
+ * the index in force, against which a truncated ndjson file is told. */
+consent_index *consent_index_load(const index_options *o, const consent_index *previous, char *err,
+                                  size_t errlen);
 
 /* Whether name is a file the store reads. */
 int consent_store_file_name(const char *name);

@@ -82,6 +82,12 @@ typedef struct consent {
                        decision, no conditions, provisions as children */
 } consent;
 
+/* A file the index was read from, and its size then. */
+typedef struct store_file {
+    const char *path;
+    uint64_t size;
+} store_file;
+
 /* What the store holds, swapped in as one. */
 typedef struct consent_index {
     arena *arena;
@@ -90,7 +96,8 @@ typedef struct consent_index {
     strmap by_patient; /* patient id -> patient_consents */
     strmap resources;  /* "Type/id" -> stored_resource (actors, fhirUser) */
     strmap clients;    /* client_id -> identifier_set (client registry) */
-    size_t nfiles;     /* files read */
+    store_file *files; /* files read */
+    size_t nfiles;
     uint64_t generation;
 } consent_index;
 

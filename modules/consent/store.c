@@ -5,6 +5,7 @@
 #include "store.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ struct consent_store {
     index_options options;
     fhirpam_swap *current; /* the consent_index in force */
     uint64_t seen;         /* signature of the directory as last loaded (or last failed) */
+    uint64_t pending;      /* a new signature, loaded once it holds for one more check */
     uint64_t generation;
     _Atomic int64_t failing_since; /* when re-reading started to fail (epoch s), 0: it loads */
     watcher *watch;
@@ -35,21 +37,29 @@ static uint64_t mix(uint64_t h, uint64_t v)
     return h * 0xff51afd7ed558ccdu;
 }
 
+/* Everything about a file that a change to it, or to whether it may be
+ * read, alters: its inode, size and modification time, and also its mode,
+ * owner and change time, so that a file refused for its mode and then
+ * fixed with chmod is read again (issue 27 row 11). */
 static uint64_t stat_hash(const char *name, const struct stat *st)
 {
     uint64_t h = 0xcbf29ce484222325u;
     for (const char *p = name; *p; p++)
         h = (h ^ (unsigned char)*p) * 0x100000001b3u;
-    h = mix(h, (uint64_t)st->st_ino);
-    h = mix(h, (uint64_t)st->st_dev);
-    h = mix(h, (uint64_t)st->st_size);
-    h = mix(h, (uint64_t)st->st_mtim.tv_sec);
-    return mix(h, (uint64_t)st->st_mtim.tv_nsec);
+    const uint64_t fields[] = {
+        (uint64_t)st->st_ino,          (uint64_t)st->st_dev,          (uint64_t)st->st_size,
+        (uint64_t)st->st_mtim.tv_sec,  (uint64_t)st->st_mtim.tv_nsec, (uint64_t)st->st_ctim.tv_sec,
+        (uint64_t)st->st_ctim.tv_nsec, (uint64_t)st->st_mode,         (uint64_t)st->st_uid,
+        (uint64_t)st->st_gid,
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        h = mix(h, fields[i]);
+    return h;
 }
 
-/* What the directory holds now, as one number: every store file's name,
- * inode, size and modification time (summed: readdir's order does not
- * matter), and the client registry's. */
+/* What the directory holds now, as one number: the directory's own state,
+ * every store file's (summed: readdir's order does not matter), and the
+ * client registry's. Nothing is opened: a FIFO is only looked at. */
 static uint64_t signature(const index_options *o)
 {
     uint64_t sum = 0, count = 0;
@@ -58,20 +68,21 @@ static uint64_t signature(const index_options *o)
         return 1;
     int dfd = dirfd(d);
     struct dirent *e;
+    struct stat st;
+    if (fstat(dfd, &st) == 0)
+        sum += stat_hash(".", &st);
     while ((e = readdir(d)) != NULL) {
-        struct stat st;
         if (!consent_store_file_name(e->d_name))
             continue;
-        if (fstatat(dfd, e->d_name, &st, 0) != 0)
+        if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             memset(&st, 0, sizeof st);
         sum += stat_hash(e->d_name, &st);
         count++;
     }
     closedir(d);
     uint64_t h = mix(sum, count);
-    struct stat st;
     if (o->client_registry != NULL) {
-        if (stat(o->client_registry, &st) != 0)
+        if (lstat(o->client_registry, &st) != 0)
             memset(&st, 0, sizeof st);
         h = mix(h, stat_hash(o->client_registry, &st));
     }
@@ -84,9 +95,18 @@ static void check_store(void *arg)
     uint64_t sig = signature(&s->options);
     if (sig == s->seen)
         return;
+    /* A state is read once it has held for a whole interval: a file being
+     * rewritten in place is not caught half-way at a line's end. */
+    if (sig != s->pending) {
+        s->pending = sig;
+        return;
+    }
     s->seen = sig;
     char err[800];
-    consent_index *fresh = consent_index_load(&s->options, err, sizeof err);
+    fhirpam_swap_ticket ticket;
+    const consent_index *now = fhirpam_swap_enter(s->current, &ticket);
+    consent_index *fresh = consent_index_load(&s->options, now, err, sizeof err);
+    fhirpam_swap_leave(ticket);
     if (fresh == NULL) {
         syslog(LOG_ERR, "fhirpam consent: %s; the previous consents stay in force", err);
         int64_t expected = 0;
@@ -109,7 +129,7 @@ consent_store *consent_store_open(const index_options *o, int64_t interval_ms, c
     s->options = *o;
     atomic_init(&s->failing_since, 0);
     s->seen = signature(o);
-    consent_index *first = consent_index_load(o, err, errlen);
+    consent_index *first = consent_index_load(o, NULL, err, errlen);
     if (first == NULL) {
         free(s);
         return NULL;
