@@ -2655,6 +2655,77 @@ START_TEST(redact_class_in_bundle)
 }
 END_TEST
 
+/* Issue 27 row 6: a redaction reaches every resource a response holds: a
+ * nested Bundle, a List's contained, a Parameters resource, and a Bundle's
+ * own labels. */
+START_TEST(redact_nested)
+{
+    make_bearer();
+    const char *dir = store_dir("redact-nested");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/c.json", dir);
+    write_file(path, R4PROV("c1", "2026-01-01",
+                            PERMIT(NESTED(DENY(CLASS("MedicationStatement")) "," DENY(LABEL(
+                                "R")) "," DENY(",\"class\":[{\"system\":\"urn:ietf:rfc:3986\","
+                                               "\"code\":\"http://x/hiv\"}]")))));
+    fhirpam_context *ctx = redact_context(dir, NULL);
+    fhirpam_decision *d = get(ctx, "Patient/123/*");
+    ck_assert_msg(fhirpam_decision_permitted(d), "%s", fhirpam_decision_reason_text(d));
+    ck_assert_uint_eq(fhirpam_decision_obligation_count(d), 1);
+#define MS         "{\"resourceType\":\"MedicationStatement\",\"subject\":{\"reference\":\"Patient/123\"}}"
+#define PROFILED   "{\"resourceType\":\"Condition\",\"meta\":{\"profile\":[\"http://x/hiv\"]}}"
+#define LABELLED_R ",\"meta\":{\"security\":[{\"system\":\"" CONF "\",\"code\":\"R\"}]}"
+    static const char *const entries[] = {
+        OBS_PLAIN,
+        "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[" ENTRY(MS) "]}",
+        "{\"resourceType\":\"List\",\"contained\":[" MS "]}",
+        "{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"r\",\"resource\":" MS "}]}",
+        "{\"resourceType\":\"Bundle\",\"type\":\"document\"" LABELLED_R "}",
+        "{\"resourceType\":\"List\",\"contained\":[" PROFILED "]}",
+        "{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"x\",\"valueCoding\":{"
+        "\"system\":\"" CONF "\",\"code\":\"R\"}}]}",
+        "{\"resourceType\":\"List\",\"contained\":[" OBS_PLAIN "]}",
+    };
+    char bundle[4096] = "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[";
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
+        strcat(bundle, i ? ",{\"resource\":" : "{\"resource\":");
+        strcat(bundle, entries[i]);
+        strcat(bundle, "}");
+    }
+    strcat(bundle, "]}");
+    size_t *remove, nremove;
+    ck_assert_int_eq(fhirpam_check_response(d, bundle, strlen(bundle), &remove, &nremove), 1);
+    /* All but the plain Observation and the List holding only one. */
+    ck_assert_uint_eq(nremove, 6);
+    for (size_t i = 0; i < 6; i++)
+        ck_assert_uint_eq(remove[i], i + 1);
+    free(remove);
+    /* A Bundle labelled R at the top is not sent; a searchset is not
+     * a class of its own, a document Bundle is data of class Bundle. */
+    static const struct {
+        const char *body;
+        int rc;
+    } tops[] = {
+        {"{\"resourceType\":\"Bundle\",\"type\":\"document\",\"meta\":{\"security\":[{\"system\":"
+         "\"" CONF "\",\"code\":\"R\"}]},\"entry\":[" ENTRY(OBS_PLAIN) "]}",
+         0},
+        {"{\"resourceType\":\"List\",\"contained\":[" MS "]}", 0},
+        {"{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"p\",\"part\":[{\"name\":"
+         "\"q\","
+         "\"resource\":" MS "}]}]}",
+         0},
+        {"{\"resourceType\":\"List\",\"contained\":[" OBS_PLAIN "]}", 1},
+    };
+    for (size_t i = 0; i < sizeof tops / sizeof tops[0]; i++) {
+        int rc = fhirpam_check_response(d, tops[i].body, strlen(tops[i].body), &remove, &nremove);
+        ck_assert_msg(rc == tops[i].rc, "body %zu: %d", i, rc);
+        free(remove);
+    }
+    fhirpam_decision_free(d);
+    fhirpam_close(ctx);
+}
+END_TEST
+
 /* A Consent that only denies some data abstains with an obligation: when
  * the rest of the stack permits, the obligation is in the decision. */
 START_TEST(abstain_keeps_obligation)
@@ -3323,6 +3394,7 @@ int main(void)
     t = tcase_create("obligations");
     tcase_add_test(t, redact_obligation_checked);
     tcase_add_test(t, redact_class_in_bundle);
+    tcase_add_test(t, redact_nested);
     tcase_add_test(t, redact_params_checked);
     tcase_add_test(t, abstain_keeps_obligation);
     suite_add_tcase(s, t);

@@ -511,6 +511,97 @@ START_TEST(check_response)
 }
 END_TEST
 
+/* Issue 23 row 11: the check walks everything a response can hold. A
+ * batch-response whose entry is a searchset with another patient's data,
+ * a Bundle in a Bundle at any depth, a Parameters resource, a contained
+ * resource naming another patient: the top-level entry that holds it goes
+ * (a resource at the top is not sent). */
+START_TEST(check_response_nested)
+{
+    EVP_PKEY *key = mint_keygen("ES256", 0);
+    char bearer[2048];
+    fhirpam_context *ctx = obligation_context(key, bearer, sizeof bearer);
+    fhirpam_decision *d = get(ctx, bearer, "Observation/1");
+    ck_assert_msg(fhirpam_decision_permitted(d), "%s", fhirpam_decision_reason_text(d));
+    size_t *remove, nremove;
+#define SEARCHSET(...)                                                                             \
+    "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[" __VA_ARGS__ "]}"
+#define ENTRY(r) "{\"resource\":" r "}"
+    const char *batch = "{\"resourceType\":\"Bundle\",\"type\":\"batch-response\",\"entry\":"
+                        "[" ENTRY(SEARCHSET(ENTRY(OBS_123))) "," ENTRY(SEARCHSET(ENTRY(OBS_123) "," ENTRY(OBS_456))) "," ENTRY(
+                            SEARCHSET(ENTRY(SEARCHSET(ENTRY(SEARCHSET(ENTRY(
+                                OBS_456))))))) ","
+                                               "{\"response\":{\"status\":\"200\",\"outcome\":{"
+                                               "\"resourceType\":\"OperationOutcome\"}},"
+                                               "\"resource\":" OBS_123 "}," ENTRY(
+                                                   "{\"resourceType\":\"Parameters\",\"parameter\":"
+                                                   "[{\"name\":\"a\",\"part\":[{"
+                                                   "\"name\":\"b\",\"resource\":" OBS_456
+                                                   "}]}]}") "," ENTRY("{\"resourceType\":"
+                                                                      "\"Parameters\","
+                                                                      "\"parameter\":[{\"name\":"
+                                                                      "\"a\",\"resource\":" OBS_123
+                                                                      "}]}") "," ENTRY("{\"resource"
+                                                                                       "Type\":"
+                                                                                       "\"Diagnosti"
+                                                                                       "cReport\","
+                                                                                       "\"subject\""
+                                                                                       ":{"
+                                                                                       "\"reference"
+                                                                                       "\":"
+                                                                                       "\"Patient/"
+                                                                                       "123\"},"
+                                                                                       "\"contained"
+                                                                                       "\":"
+                                                                                       "[" OBS_456
+                                                                                       "]}") "," ENTRY("{\"resourceType\":\"DiagnosticReport\",\"subject\":{\"reference\":\"Patient/123\"},"
+                                                                                                       "\"contained\":[{\"resourceType\":\"Observation\",\"id\":\"o\"}]}") "]}";
+    ck_assert_int_eq(fhirpam_check_response(d, batch, strlen(batch), &remove, &nremove), 1);
+    ck_assert_uint_eq(nremove, 4);
+    ck_assert_uint_eq(remove[0], 1);
+    ck_assert_uint_eq(remove[1], 2);
+    ck_assert_uint_eq(remove[2], 4);
+    ck_assert_uint_eq(remove[3], 6);
+    free(remove);
+    /* Resources at the top: not sent when anything inside fails. */
+    static const struct {
+        const char *body;
+        int rc;
+    } tops[] = {
+        {"{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"x\",\"resource\":" OBS_456
+         "}]}",
+         0},
+        {"{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"x\",\"resource\":" OBS_123
+         "}]}",
+         1},
+        {"{\"resourceType\":\"List\",\"subject\":{\"reference\":\"Patient/"
+         "123\"},\"contained\":[" OBS_456 "]}",
+         0},
+        {"{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"issues\":" OBS_456 "}", 0},
+        {"{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"contained\":[" OBS_456 "]}", 0},
+    };
+    for (size_t i = 0; i < sizeof tops / sizeof tops[0]; i++) {
+        int rc = fhirpam_check_response(d, tops[i].body, strlen(tops[i].body), &remove, &nremove);
+        ck_assert_msg(rc == tops[i].rc, "body %zu: %d", i, rc);
+        free(remove);
+    }
+    /* Nested deeper than the bound: the entry goes. */
+    char deep[8192] = "";
+    for (int i = 0; i < 20; i++)
+        strcat(deep,
+               "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[{\"resource\":");
+    strcat(deep, OBS_123);
+    for (int i = 0; i < 20; i++)
+        strcat(deep, "}]}");
+    ck_assert_int_eq(fhirpam_check_response(d, deep, strlen(deep), &remove, &nremove), 1);
+    ck_assert_uint_eq(nremove, 1);
+    free(remove);
+    fhirpam_decision_free(d);
+    fhirpam_close(ctx);
+    EVP_PKEY_free(key);
+}
+END_TEST
+
 /* The CLI shows the same check: `eval --response-file` adds what the host
  * would send. */
 START_TEST(cli_response_file)
@@ -578,6 +669,7 @@ int main(void)
     tcase_add_loop_test(t, table, 0, sizeof rows / sizeof rows[0]);
     tcase_add_test(t, bad_arguments);
     tcase_add_test(t, check_response);
+    tcase_add_test(t, check_response_nested);
     tcase_add_test(t, cli_response_file);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);

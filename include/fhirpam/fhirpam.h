@@ -209,11 +209,28 @@ FHIRPAM_API size_t fhirpam_decision_obligation_count(const fhirpam_decision *d);
  * 0-based indexes into Bundle.entry, ascending, *nremove of them, an array
  * the caller frees), 0 when it must not be sent, -1 when the body is not
  * JSON or the decision is not a permit. A decision without obligations
- * allows any body. A resource fails a "patient_compartment" obligation when
- * it is outside that patient's compartment, and a "redact" one when it
- * carries a listed code (meta.security, any Coding in it, its resource type
- * for http://hl7.org/fhir/resource-types, a meta.profile for
- * urn:ietf:rfc:3986). Thread-safe; the decision is not changed.
+ * allows any body.
+ *
+ * Every resource the body holds is checked, at any depth (up to 16 levels):
+ * the body itself, its `contained` resources, a Bundle's entry resources and
+ * entry.response.outcome (and R5 Bundle.issues), and a Parameters
+ * resource's parameter[].resource and part[]. A nested resource that fails
+ * removes the top-level Bundle entry that holds it (a searchset inside a
+ * batch-response entry goes whole); when the body is not a Bundle, or the
+ * top-level Bundle itself fails (its own meta.security, its contained, its
+ * issues), the body is not sent (0). A top-level entry without a resource
+ * is removed; an OperationOutcome entry stays.
+ *
+ * A resource fails a "patient_compartment" obligation when it is outside
+ * that patient's compartment (a type outside the compartment, an envelope
+ * Bundle, passes); a contained resource, part of the one that holds it,
+ * fails only when a compartment element of it names another patient. A
+ * resource fails a "redact" one when it carries a listed code: in its own
+ * meta.security or any Coding of its own, its resource type for
+ * http://hl7.org/fhir/resource-types (not for a searchset, history,
+ * batch-response or transaction-response Bundle, which only carries the
+ * answer), a meta.profile for urn:ietf:rfc:3986. Thread-safe; the decision
+ * is not changed.
  */
 FHIRPAM_API int fhirpam_check_response(const fhirpam_decision *d, const char *body, size_t len,
                                        size_t **remove, size_t *nremove);
