@@ -2,7 +2,9 @@
  * fuzz_consent.c - the consent module's reader: any JSON text, read as a
  * FHIR Consent (R4 or R5) or as a resource with identifiers, parses or is
  * refused with a sentence, without a crash or a leak; an enforceable
- * Consent always names its patient.
+ * Consent always names its patient. The same bytes, as text, go through the
+ * reference reader (patient values, fhirUser): a reading always lies inside
+ * the input and names a valid id.
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -11,6 +13,7 @@
 
 #include "arena.h"
 #include "parse.h"
+#include "reference.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,6 +23,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         "http://terminology.hl7.org/CodeSystem/consentscope|patient-privacy"};
     if (size > 64 * 1024)
         return 0;
+    char *text = malloc(size + 1);
+    if (text == NULL)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    static const unsigned flags[] = {0, REFERENCE_BARE_ID, REFERENCE_ANY_BASE};
+    for (size_t i = 0; i < 3; i++) {
+        reference_parts r;
+        if (reference_read(text, "https://fhir.example.org/r4", flags[i], &r) != 0)
+            continue;
+        if (r.id < text || r.id + r.id_len > text + size || !fhir_id_valid(r.id, r.id_len) ||
+            (r.type != NULL && (r.type < text || r.type + r.type_len > text + size)))
+            abort();
+    }
+    free(text);
     json_t *doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
     arena *a = arena_new();
     if (doc == NULL || a == NULL)

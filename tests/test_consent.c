@@ -3289,14 +3289,19 @@ typedef struct rewriter {
 } rewriter;
 
 /* `cmd > consents.ndjson` again and again: truncate, then the lines one by
- * one, the opt-out last, with pauses. */
+ * one, each in two writes, with pauses. The opt-out comes first, so every
+ * state the file passes through is empty, cut inside a line, or holds it:
+ * none may stand for the store, however the threads are scheduled. (A
+ * writer that stops longer than check_interval_ms right after a newline
+ * shows a shorter store that is whole as far as anyone can tell: the
+ * README says to write beside and rename for that.) */
 static void *rewrite_loop(void *arg)
 {
     rewriter *w = arg;
     static const char *const lines[] = {
+        R4PROV("c1", "2026-01-01", DENY()) "\n",
         R4P("o1", "active", "2026-01-01", "770", ",\"provision\":" PERMIT()) "\n",
         R4P("o2", "active", "2026-01-01", "771", ",\"provision\":" DENY()) "\n",
-        R4PROV("c1", "2026-01-01", DENY()) "\n",
     };
     while (!atomic_load(w->stop)) {
         int fd = open(w->path, O_WRONLY | O_TRUNC);
