@@ -197,7 +197,14 @@ static void request_patients(reading *r, fhirpam_authz *az)
         const char *mod = fhirpam_fhir_param_modifier(az, i);
         if (fhirpam_fhir_param_chain(az, i) != NULL ||
             (mod != NULL && (!type_modifier(mod) || (patient && strcmp(mod, "Patient") != 0)))) {
-            unreadable(r, name, mod != NULL ? mod : fhirpam_fhir_param_chain(az, i));
+            if (r->bad == NULL) {
+                snprintf(r->bad_text, sizeof r->bad_text,
+                         "the %s parameter with %s%.60s names patients in a way fhirpam does not "
+                         "read",
+                         name, mod != NULL ? ":" : ".",
+                         mod != NULL ? mod : fhirpam_fhir_param_chain(az, i));
+                r->bad = r->bad_text;
+            }
             return;
         }
         if (mod != NULL && strcmp(mod, "Patient") != 0)
