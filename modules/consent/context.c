@@ -300,9 +300,11 @@ static void parameter_patients(reading *r, const json_t *param, bool patient_typ
  * the request is refused. */
 static void operation_patients(reading *r, fhirpam_authz *az)
 {
+    if (fhirpam_fhir_interaction(az) != FHIRPAM_IA_OPERATION)
+        return;
     size_t len;
     const char *body = fhirpam_request_body(az, &len);
-    if (fhirpam_fhir_interaction(az) != FHIRPAM_IA_OPERATION || body == NULL || len == 0)
+    if (body == NULL || len == 0)
         return;
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
     const char *type = json_string_value(json_object_get(doc, "resourceType"));
@@ -659,7 +661,10 @@ int request_view_init(request_view *v, const view_settings *s, fhirpam_authz *az
     q->npurposes = t->npurposes;
     q->fhir_user = t->fhir_user[0] != '\0' ? t->fhir_user : NULL;
 
-    reading r = {v, false, false, NULL, ""};
+    reading r; /* bad_text is written only when a value cannot be read */
+    r.v = v;
+    r.too_many = r.transient = false;
+    r.bad = NULL;
     request_patients(&r, az);
     operation_patients(&r, az);
     if (v->npatients == 0 && r.bad == NULL && t->patient[0] != '\0')

@@ -209,6 +209,8 @@ static content_answer class_restriction(const provision *p, consent_query *q)
  * resource's content), labels and codes against the stored resource. */
 static void content_match(const provision *p, consent_query *q, rule_match *m)
 {
+    if (p->class_.n == 0 && p->security_label.n == 0 && p->code.n == 0)
+        return; /* no restriction to some resources: most rules */
     content_answer a[3] = {ANSWER_YES, ANSWER_YES, ANSWER_YES};
     if (p->class_.n > 0)
         a[0] = class_restriction(p, q);
