@@ -527,35 +527,26 @@ START_TEST(check_response_nested)
 #define SEARCHSET(...)                                                                             \
     "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"entry\":[" __VA_ARGS__ "]}"
 #define ENTRY(r) "{\"resource\":" r "}"
-    const char *batch = "{\"resourceType\":\"Bundle\",\"type\":\"batch-response\",\"entry\":"
-                        "[" ENTRY(SEARCHSET(ENTRY(OBS_123))) "," ENTRY(SEARCHSET(ENTRY(OBS_123) "," ENTRY(OBS_456))) "," ENTRY(
-                            SEARCHSET(ENTRY(SEARCHSET(ENTRY(SEARCHSET(ENTRY(
-                                OBS_456))))))) ","
-                                               "{\"response\":{\"status\":\"200\",\"outcome\":{"
-                                               "\"resourceType\":\"OperationOutcome\"}},"
-                                               "\"resource\":" OBS_123 "}," ENTRY(
-                                                   "{\"resourceType\":\"Parameters\",\"parameter\":"
-                                                   "[{\"name\":\"a\",\"part\":[{"
-                                                   "\"name\":\"b\",\"resource\":" OBS_456
-                                                   "}]}]}") "," ENTRY("{\"resourceType\":"
-                                                                      "\"Parameters\","
-                                                                      "\"parameter\":[{\"name\":"
-                                                                      "\"a\",\"resource\":" OBS_123
-                                                                      "}]}") "," ENTRY("{\"resource"
-                                                                                       "Type\":"
-                                                                                       "\"Diagnosti"
-                                                                                       "cReport\","
-                                                                                       "\"subject\""
-                                                                                       ":{"
-                                                                                       "\"reference"
-                                                                                       "\":"
-                                                                                       "\"Patient/"
-                                                                                       "123\"},"
-                                                                                       "\"contained"
-                                                                                       "\":"
-                                                                                       "[" OBS_456
-                                                                                       "]}") "," ENTRY("{\"resourceType\":\"DiagnosticReport\",\"subject\":{\"reference\":\"Patient/123\"},"
-                                                                                                       "\"contained\":[{\"resourceType\":\"Observation\",\"id\":\"o\"}]}") "]}";
+    /* Entries 0, 3, 5 and 7 hold only Patient/123; 1, 2, 4 and 6 hold Patient/456. */
+#define E0 ENTRY(SEARCHSET(ENTRY(OBS_123)))
+#define E1 ENTRY(SEARCHSET(ENTRY(OBS_123) "," ENTRY(OBS_456)))
+#define E2 ENTRY(SEARCHSET(ENTRY(SEARCHSET(ENTRY(SEARCHSET(ENTRY(OBS_456)))))))
+#define E3                                                                                         \
+    "{\"response\":{\"status\":\"200\",\"outcome\":{\"resourceType\":\"OperationOutcome\"}},"      \
+    "\"resource\":" OBS_123 "}"
+#define E4                                                                                         \
+    ENTRY("{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"a\",\"part\":[{"            \
+          "\"name\":\"b\",\"resource\":" OBS_456 "}]}]}")
+#define E5                                                                                         \
+    ENTRY("{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"a\",\"resource\":" OBS_123  \
+          "}]}")
+#define REPORT(contained)                                                                          \
+    "{\"resourceType\":\"DiagnosticReport\",\"subject\":{\"reference\":\"Patient/123\"},"          \
+    "\"contained\":[" contained "]}"
+#define E6 ENTRY(REPORT(OBS_456))
+#define E7 ENTRY(REPORT("{\"resourceType\":\"Observation\",\"id\":\"o\"}"))
+    const char *batch = "{\"resourceType\":\"Bundle\",\"type\":\"batch-response\",\"entry\":[" //
+        E0 "," E1 "," E2 "," E3 "," E4 "," E5 "," E6 "," E7 "]}";
     ck_assert_int_eq(fhirpam_check_response(d, batch, strlen(batch), &remove, &nremove), 1);
     ck_assert_uint_eq(nremove, 4);
     ck_assert_uint_eq(remove[0], 1);
