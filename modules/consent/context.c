@@ -172,12 +172,45 @@ static bool type_modifier(const char *mod)
     return mod[0] >= 'A' && mod[0] <= 'Z';
 }
 
+/* Parameter i when it is not patient, subject or _id: every reference
+ * parameter can name a Patient (Observation?performer=Patient/123 finds
+ * resources in 123's compartment). A value that reads as a reference to a
+ * Patient names it; with the :Patient modifier each value is a Patient's
+ * id (R4 search.html#reference), and a chain after it names patients by
+ * their content, which the module does not read. A value in no reference
+ * form (a token, a date, a string) names nobody. */
+static void other_param_patients(reading *r, fhirpam_authz *az, size_t i)
+{
+    const char *name = fhirpam_fhir_param_name(az, i), *mod = fhirpam_fhir_param_modifier(az, i);
+    bool typed = mod != NULL && strcmp(mod, "Patient") == 0;
+    if (typed && fhirpam_fhir_param_chain(az, i) != NULL) {
+        if (r->bad == NULL) {
+            snprintf(r->bad_text, sizeof r->bad_text,
+                     "the %.40s parameter with :Patient.%.60s names patients in a way fhirpam "
+                     "does not read",
+                     name, fhirpam_fhir_param_chain(az, i));
+            r->bad = r->bad_text;
+        }
+        return;
+    }
+    for (size_t j = 0; j < fhirpam_fhir_param_value_count(az, i); j++) {
+        const char *value = fhirpam_fhir_param_value(az, i, j);
+        reference_parts ref;
+        if (typed) {
+            if (patient_value(r, name, value, true) == 0)
+                unreadable(r, name, value); /* performer:Patient=Group/1 */
+        } else if (reference_read(value, fhirpam_fhir_base(az), 0, &ref) == 0 &&
+                   ref.type_len == 7 && memcmp(ref.type, "Patient", 7) == 0)
+            add_patient(r, ref.id, ref.id_len);
+    }
+}
+
 /* The patients the request names: the compartment, Patient/<id>, and the
  * values of the patient and subject search parameters (and _id on
- * Patient). A parameter that names patients in a way the module cannot
- * read (a chain, a modifier other than :Patient, a value of another form)
- * refuses the request: the server would read it as some set of patients
- * fhirpam does not know. */
+ * Patient), and a Patient any other parameter names. A parameter that
+ * names patients in a way the module cannot read (a chain, a modifier
+ * other than :Patient, a value of another form) refuses the request: the
+ * server would read it as some set of patients fhirpam does not know. */
 static void request_patients(reading *r, fhirpam_authz *az)
 {
     const char *ctype, *cid;
@@ -192,8 +225,10 @@ static void request_patients(reading *r, fhirpam_authz *az)
         const char *name = fhirpam_fhir_param_name(az, i);
         bool patient = strcmp(name, "patient") == 0 || (patient_type && strcmp(name, "_id") == 0);
         bool subject = strcmp(name, "subject") == 0;
-        if (!patient && !subject)
+        if (!patient && !subject) {
+            other_param_patients(r, az, i);
             continue;
+        }
         const char *mod = fhirpam_fhir_param_modifier(az, i);
         if (fhirpam_fhir_param_chain(az, i) != NULL ||
             (mod != NULL && (!type_modifier(mod) || (patient && strcmp(mod, "Patient") != 0)))) {
