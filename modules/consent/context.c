@@ -362,6 +362,30 @@ static void operation_patients(reading *r, fhirpam_authz *az)
     json_decref(doc);
 }
 
+/* A create's or update's body is the resource the server will store
+ * (R4 http.html#create, #update): the patient it is about is one of the
+ * request's, whatever the token's patient is (a write into another
+ * patient's record is that patient's Consent's to decide). A body that is
+ * not FHIR JSON is not read, so the request is refused. */
+static void written_patients(reading *r, fhirpam_authz *az)
+{
+    fhirpam_interaction ia = fhirpam_fhir_interaction(az);
+    if (ia != FHIRPAM_IA_CREATE && ia != FHIRPAM_IA_UPDATE)
+        return;
+    size_t len;
+    const char *body = fhirpam_request_body(az, &len);
+    if (body == NULL || len == 0)
+        return;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    r->transient = true;
+    if (json_string_value(json_object_get(doc, "resourceType")) == NULL)
+        unreadable(r, "the request's body", "(not a FHIR JSON resource)");
+    else
+        resource_patient(r, doc, "the request's body");
+    r->transient = false;
+    json_decref(doc);
+}
+
 /* ---- the token ---- */
 
 static void bad_claim(token_view *t, const char *word, const char *name, const char *what)
@@ -702,6 +726,7 @@ int request_view_init(request_view *v, const view_settings *s, fhirpam_authz *az
     r.bad = NULL;
     request_patients(&r, az);
     operation_patients(&r, az);
+    written_patients(&r, az);
     if (v->npatients == 0 && r.bad == NULL && t->patient[0] != '\0')
         add_patient(&r, t->patient, strlen(t->patient));
     if (v->npatients == 0 && r.bad == NULL)
