@@ -279,8 +279,7 @@ static void resource_patient(reading *r, const json_t *doc, const char *what)
     }
 }
 
-/* The stored resource the host passed, when neither the request nor the
- * token names a patient. */
+/* The patient of the stored resource the host passed. */
 static void stored_patient(reading *r, fhirpam_authz *az)
 {
     size_t len;
@@ -727,10 +726,12 @@ int request_view_init(request_view *v, const view_settings *s, fhirpam_authz *az
     request_patients(&r, az);
     operation_patients(&r, az);
     written_patients(&r, az);
+    /* The stored resource is the data the request reads or changes: its
+     * patient's Consent decides, whoever the token's patient is. */
+    if (r.bad == NULL)
+        stored_patient(&r, az);
     if (v->npatients == 0 && r.bad == NULL && t->patient[0] != '\0')
         add_patient(&r, t->patient, strlen(t->patient));
-    if (v->npatients == 0 && r.bad == NULL)
-        stored_patient(&r, az);
     if (r.bad != NULL) {
         *word = "unreadable_patient";
         snprintf(text, len, "%s", r.bad);
