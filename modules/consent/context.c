@@ -361,6 +361,29 @@ static void operation_patients(reading *r, fhirpam_authz *az)
     json_decref(doc);
 }
 
+/* Operations whose patients are named where the module does not look:
+ * $graphql (a query language: its searches and the references it follows
+ * reach any patient, R4 graphql.html), $export (every patient, or a
+ * Group's members: Bulk Data Access), and Patient/$everything at type
+ * level naming no patient (every patient's record, HAPI's type-level
+ * $everything). Deciding them by the token's patient would let that
+ * patient's Consent speak for the others: refused. */
+static void operation_scope(reading *r, fhirpam_authz *az)
+{
+    fhirpam_operation_level level;
+    const char *op = fhirpam_fhir_operation(az, &level);
+    if (op == NULL)
+        return;
+    const char *type = fhirpam_fhir_type(az);
+    bool everyone = strcmp(op, "everything") == 0 && level == FHIRPAM_OP_TYPE && type != NULL &&
+                    strcmp(type, "Patient") == 0 && r->v->npatients == 0;
+    if (r->bad != NULL || (strcmp(op, "graphql") != 0 && strcmp(op, "export") != 0 && !everyone))
+        return;
+    snprintf(r->bad_text, sizeof r->bad_text,
+             "$%.40s names the patients it reaches in a way fhirpam does not read", op);
+    r->bad = r->bad_text;
+}
+
 /* A create's or update's body is the resource the server will store
  * (R4 http.html#create, #update): the patient it is about is one of the
  * request's, whatever the token's patient is (a write into another
@@ -726,6 +749,7 @@ int request_view_init(request_view *v, const view_settings *s, fhirpam_authz *az
     request_patients(&r, az);
     operation_patients(&r, az);
     written_patients(&r, az);
+    operation_scope(&r, az);
     /* The stored resource is the data the request reads or changes: its
      * patient's Consent decides, whoever the token's patient is. */
     if (r.bad == NULL)
