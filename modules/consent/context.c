@@ -127,11 +127,31 @@ static void unreadable(reading *r, const char *what, const char *value)
     r->bad = r->bad_text;
 }
 
+/* An id of digits only with a leading zero: HAPI's JPA server takes an
+ * all-digit id as the resource's database key (IdHelperService: Long
+ * parseLong), so Patient/0123 is Patient/123 there, while the Consents
+ * name "123". No one form of it can be trusted: refused. */
+static bool numeric_alias(const char *id, size_t len)
+{
+    if (len < 2 || id[0] != '0')
+        return false;
+    for (size_t i = 1; i < len; i++)
+        if (id[i] < '0' || id[i] > '9')
+            return false;
+    return true;
+}
+
 /* id (len bytes): borrowed from the request, or copied into the scratch
  * arena when it is not NUL-terminated there or comes from a document. */
 static void add_patient(reading *r, const char *id, size_t len)
 {
     request_view *v = r->v;
+    if (numeric_alias(id, len)) {
+        char text[80];
+        snprintf(text, sizeof text, "%.*s", (int)(len < 64 ? len : 64), id);
+        unreadable(r, "the patient id", text);
+        return;
+    }
     for (size_t i = 0; i < v->npatients; i++)
         if (strlen(v->patients[i]) == len && memcmp(v->patients[i], id, len) == 0)
             return;
