@@ -327,6 +327,15 @@ static fhirpam_code consent_authorize(void *instance, fhirpam_authz *az)
         acc.provision = NULL;
         patient = abstaining;
     }
+    /* A redaction is checked on the response: one that shows only part of
+     * each resource may hide what the check looks for. */
+    if (acc.nredact > 0 && acc.kind != OUTCOME_DENY && request_view_subsets_response(az)) {
+        acc.kind = OUTCOME_DENY;
+        acc.reason = "consent_redact_deny";
+        acc.why = "it restricts resources by security label, class or code, and _elements or "
+                  "_summary would hide them from the response check";
+        acc.nredact = 0;
+    }
     /* The outcome's strings live in the index: conclude before letting go. */
     code = conclude(az, &acc, patient);
     consent_store_leave(ticket);

@@ -802,6 +802,24 @@ void request_view_bind(request_view *v, const consent_index *ix)
     }
 }
 
+bool request_view_subsets_response(fhirpam_authz *az)
+{
+    size_t n = fhirpam_fhir_param_count(az);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = fhirpam_fhir_param_name(az, i);
+        if (strcmp(name, "_elements") == 0)
+            return true;
+        if (strcmp(name, "_summary") != 0)
+            continue;
+        for (size_t j = 0; j < fhirpam_fhir_param_value_count(az, i); j++) {
+            const char *value = fhirpam_fhir_param_value(az, i, j);
+            if (strcmp(value, "false") != 0 && strcmp(value, "count") != 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 void request_view_clear(request_view *v)
 {
     arena_free(v->scratch);

@@ -56,6 +56,14 @@ int request_view_init(request_view *v, const view_settings *s, fhirpam_authz *az
 /* Resolves the requester's identifiers in the index in force. */
 void request_view_bind(request_view *v, const consent_index *ix);
 
+/* Whether the request asks the server for part of each resource
+ * (_elements, _summary other than false or count: R4 search.html#elements,
+ * #summary): the response then need not show the codes a redact
+ * obligation looks for (HAPI keeps meta, so labels stay, but drops
+ * Observation.code under _elements and Condition.code under
+ * _summary=text). */
+bool request_view_subsets_response(fhirpam_authz *az);
+
 void request_view_clear(request_view *v);
 
 #endif
