@@ -102,8 +102,12 @@ static void class_of(request_view *v, fhirpam_authz *az)
     memcpy(v->type_class, prefix, sizeof prefix - 1);
     memcpy(v->type_class + sizeof prefix - 1, type, strlen(type) + 1);
     q->type_class = v->type_class;
-    q->type_only =
-        !container_type(type) && !has_param(az, "_include") && !has_param(az, "_revinclude");
+    /* _include and _revinclude add other types; so does _contained, whose
+     * matches come back inside their containers (R4 search.html#contained:
+     * _containedType defaults to container). */
+    q->type_only = !container_type(type) && !has_param(az, "_include") &&
+                   !has_param(az, "_revinclude") && !has_param(az, "_contained") &&
+                   !has_param(az, "_containedType");
 }
 
 /* ---- patients ---- */
