@@ -2721,6 +2721,58 @@ static fhirpam_decision *get(fhirpam_context *ctx, const char *url)
 
 #define ENTRY(r) "{\"resource\":" r "}"
 
+/* A transaction: each entry's body names the patient it is written for. */
+static fhirpam_decision *post_bundle(fhirpam_context *ctx, const char *body)
+{
+    fhirpam_request *req = fhirpam_request_new("POST", "");
+    fhirpam_request_add_header(req, "Authorization", bearer);
+    fhirpam_request_set_body(req, body, strlen(body));
+    fhirpam_request_set_time(req, NOW);
+    fhirpam_decision *d = fhirpam_authorize(ctx, "s", req);
+    fhirpam_request_free(req);
+    ck_assert_ptr_nonnull(d);
+    return d;
+}
+
+#define TRANSACTION(entries)                                                                       \
+    "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[" entries "]}"
+#define POST_OBS_FOR(subject)                                                                      \
+    "{\"request\":{\"method\":\"POST\",\"url\":\"Observation\"},\"resource\":{"                    \
+    "\"resourceType\":\"Observation\",\"subject\":{\"reference\":\"" subject "\"}}}"
+/* urn:uuid:p names whatever the conditional update resolves to: an existing Patient. */
+#define PUT_PATIENT_BY_MRN                                                                         \
+    "{\"fullUrl\":\"urn:uuid:0c3d1e6a-3f5b-4d3e-9a51-6a1f9c2b7d10\",\"request\":{\"method\":"      \
+    "\"PUT\",\"url\":\"Patient?identifier=urn:mrn|456\"},\"resource\":{\"resourceType\":"          \
+    "\"Patient\"}}"
+
+START_TEST(bundle_entry_bodies_name_patients)
+{
+    make_bearer(); /* patient 123, who opted in; 456 opted out */
+    const char *dir = store_dir("bundle_bodies");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/c.json", dir);
+    write_file(path, R4PROV("c1", "2026-01-01", PERMIT()));
+    snprintf(path, sizeof path, "%s/d.json", dir);
+    write_file(path, R4P("c2", "active", "2026-01-01", "456", ",\"provision\":" DENY()));
+    fhirpam_context *ctx = redact_context(dir, NULL);
+    fhirpam_decision *d = post_bundle(ctx, TRANSACTION(POST_OBS_FOR("Patient/123")));
+    ck_assert_msg(fhirpam_decision_permitted(d), "%s", fhirpam_decision_reason_text(d));
+    fhirpam_decision_free(d);
+    d = post_bundle(ctx, TRANSACTION(POST_OBS_FOR("Patient/123") "," POST_OBS_FOR("Patient/456")));
+    ck_assert_msg(!fhirpam_decision_permitted(d), "a write into 456's record");
+    ck_assert_str_eq(fhirpam_decision_reason(d), "consent_deny");
+    ck_assert_msg(strncmp(fhirpam_decision_reason_text(d), "bundle entry 1: ", 16) == 0, "%s",
+                  fhirpam_decision_reason_text(d));
+    fhirpam_decision_free(d);
+    d = post_bundle(ctx, TRANSACTION(PUT_PATIENT_BY_MRN "," POST_OBS_FOR(
+                             "urn:uuid:0c3d1e6a-3f5b-4d3e-9a51-6a1f9c2b7d10")));
+    ck_assert_msg(!fhirpam_decision_permitted(d), "a write through urn:uuid");
+    ck_assert_str_eq(fhirpam_decision_reason(d), "unreadable_patient");
+    fhirpam_decision_free(d);
+    fhirpam_close(ctx);
+}
+END_TEST
+
 START_TEST(redact_obligation_checked)
 {
     make_bearer();
@@ -3584,6 +3636,7 @@ int main(void)
     tcase_add_test(t, redact_nested);
     tcase_add_test(t, redact_params_checked);
     tcase_add_test(t, abstain_keeps_obligation);
+    tcase_add_test(t, bundle_entry_bodies_name_patients);
     suite_add_tcase(s, t);
     t = tcase_create("reload");
     tcase_set_timeout(t, 60);
