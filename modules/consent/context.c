@@ -432,6 +432,85 @@ static void written_patients(reading *r, fhirpam_authz *az)
     json_decref(doc);
 }
 
+/* The element a JSON Patch path (RFC 6901 pointer) names at the top of the
+ * resource, when it is one that places the resource in a patient's record:
+ * "subject" for "/subject" and "/subject/...", likewise "patient". */
+static const char *record_element(const char *path)
+{
+    static const char *const names[] = {"subject", "patient"};
+    for (size_t i = 0; path != NULL && path[0] == '/' && i < 2; i++) {
+        size_t n = strlen(names[i]);
+        if (strncmp(path + 1, names[i], n) == 0 && (path[1 + n] == '\0' || path[1 + n] == '/'))
+            return names[i];
+    }
+    return NULL;
+}
+
+/* One JSON Patch operation (RFC 6902 §4) on subject or patient: an add or
+ * replace of the reference (or of the whole element) names the patient it
+ * moves the resource to; any other change there (a remove, a move or copy
+ * into it, a value the module cannot read) is refused. */
+static void json_patch_op(reading *r, const json_t *op)
+{
+    const char *path = json_string_value(json_object_get(op, "path"));
+    const char *element = record_element(path);
+    if (element == NULL)
+        return;
+    const char *kind = json_string_value(json_object_get(op, "op"));
+    if (kind != NULL && strcmp(kind, "test") == 0)
+        return;
+    const char *below = path + 1 + strlen(element); /* "", "/reference", "/display", ... */
+    if (*below != '\0' && strncmp(below, "/reference", 10) != 0 &&
+        strncmp(below, "/identifier", 11) != 0)
+        return; /* display, extension: who the resource is about stays */
+    const json_t *value = json_object_get(op, "value");
+    const json_t *ref = *below == '\0' ? json_object_get(value, "reference") : value;
+    bool settable = kind != NULL && (strcmp(kind, "add") == 0 || strcmp(kind, "replace") == 0);
+    if (settable && *below == '\0' && json_is_object(value) && ref == NULL &&
+        json_object_get(value, "identifier") == NULL)
+        return; /* a Reference with neither: names nobody */
+    if (settable && json_is_string(ref) && (*below == '\0' || strcmp(below, "/reference") == 0))
+        patient_value(r, element, json_string_value(ref), false);
+    else
+        unreadable(r, element, "(a patch that changes it in a way fhirpam does not read)");
+}
+
+/* A patch changes the stored resource in place (R4 http.html#patch): JSON
+ * Patch (an array of operations) or FHIRPath Patch (a Parameters). A
+ * change of subject or patient moves the resource into another patient's
+ * record, which that patient's Consent decides: read (JSON Patch), or
+ * refused (a FHIRPath Patch naming either, whose paths are FHIRPath, and
+ * a body that is neither). */
+static void patched_patients(reading *r, fhirpam_authz *az)
+{
+    if (fhirpam_fhir_interaction(az) != FHIRPAM_IA_PATCH)
+        return;
+    size_t len;
+    const char *body = fhirpam_request_body(az, &len);
+    if (body == NULL || len == 0)
+        return;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    const char *type = json_string_value(json_object_get(doc, "resourceType"));
+    r->transient = true;
+    size_t i;
+    const json_t *item;
+    if (json_is_array(doc)) {
+        json_array_foreach(doc, i, item)
+        {
+            json_patch_op(r, item);
+        }
+    } else if (type != NULL && strcmp(type, "Parameters") == 0) {
+        char *text = json_dumps(doc, JSON_COMPACT);
+        if (text == NULL || strstr(text, "subject") != NULL || strstr(text, "patient") != NULL)
+            unreadable(r, "the FHIRPath Patch", "(it may change subject or patient)");
+        free(text);
+    } else {
+        unreadable(r, "the patch", "(neither JSON Patch nor FHIRPath Patch in JSON)");
+    }
+    r->transient = false;
+    json_decref(doc);
+}
+
 /* ---- the token ---- */
 
 static void bad_claim(token_view *t, const char *word, const char *name, const char *what)
@@ -773,6 +852,7 @@ int request_view_init(request_view *v, const view_settings *s, fhirpam_authz *az
     request_patients(&r, az);
     operation_patients(&r, az);
     written_patients(&r, az);
+    patched_patients(&r, az);
     operation_scope(&r, az);
     /* The stored resource is the data the request reads or changes: its
      * patient's Consent decides, whoever the token's patient is. */
