@@ -123,6 +123,10 @@ static const char registry[] = "{\"app-a\":[\"urn:oid:1.2.3|ORG-1\"],"
     "{\"resourceType\":\"Observation\",\"id\":\"9\",\"status\":\"final\",\"subject\":{"            \
     "\"reference\":\"Patient/999\"}}"
 
+#define ROLE_R1                                                                                    \
+    "{\"resourceType\":\"PractitionerRole\",\"id\":\"r1\",\"practitioner\":{\"reference\":"        \
+    "\"Practitioner/pr1\"},\"organization\":{\"reference\":\"Organization/org1\"}}"
+
 typedef struct row {
     const char *name;
     const char *files[4]; /* Consents; "ndjson:" first writes a .ndjson file */
@@ -2629,6 +2633,35 @@ static const row rows[] = {
      .url = "Observation/9",
      .body = "[{\"op\":\"replace\",\"path\":\"/status\",\"value\":\"amended\"}]",
      .current = OBS_999,
+     .code = OK,
+     .reason = "consent_permit"},
+    {.name = "attack: a deny for a PractitionerRole, asked by its practitioner through its "
+             "organisation's client",
+     .files = {R4PROV("c1", "2026-01-01", PERMIT(NESTED(DENY(ACTOR("PractitionerRole/r1"))))),
+               ROLE_R1},
+     .claims = "{\"patient\":\"123\",\"client_id\":\"app-a\",\"fhirUser\":\"Practitioner/pr1\"}",
+     .url = OBS_SEARCH,
+     .code = NO,
+     .reason = "consent_unresolved"},
+    {.name = "attack: a deny for a CareTeam, asked by a registered client",
+     .files = {R4PROV("c1", "2026-01-01", PERMIT(NESTED(DENY(ACTOR("CareTeam/t1"))))),
+               "{\"resourceType\":\"CareTeam\",\"id\":\"t1\",\"participant\":[{\"member\":{"
+               "\"reference\":\"Practitioner/pr1\"}}]}"},
+     .claims = "{\"patient\":\"123\",\"client_id\":\"app-a\",\"fhirUser\":\"Practitioner/pr1\"}",
+     .url = OBS_SEARCH,
+     .code = NO,
+     .reason = "consent_unresolved"},
+    {.name = "a permit for a PractitionerRole grants nothing it cannot place",
+     .files = {R4PROV("c1", "2026-01-01", DENY(NESTED(PERMIT(ACTOR("PractitionerRole/r1"))))),
+               ROLE_R1},
+     .claims = "{\"patient\":\"123\",\"client_id\":\"app-a\",\"fhirUser\":\"Practitioner/pr1\"}",
+     .url = OBS_SEARCH,
+     .code = NO,
+     .reason = "consent_deny"},
+    {.name = "a deny for an Organization the registry places is decided",
+     .files = {R4PROV("c1", "2026-01-01", PERMIT(NESTED(DENY(ACTOR("Organization/org2")))))},
+     .claims = "{\"patient\":\"123\",\"client_id\":\"app-a\",\"fhirUser\":\"Practitioner/pr1\"}",
+     .url = OBS_SEARCH,
      .code = OK,
      .reason = "consent_permit"},
     {.name = "a primitive's extension (_status) is read",

@@ -77,11 +77,22 @@ static void doubt(rule_match *m, const char *why)
     m->why = why;
 }
 
+/* An actor that stands for people the module does not enumerate: the
+ * requester may be one of them without sharing an identifier with it (a
+ * PractitionerRole is a practitioner at an organisation; a CareTeam and a
+ * Group have members; R4 Consent.provision.actor.reference). */
+static bool collective(const char *reference)
+{
+    return reference != NULL &&
+           (strncmp(reference, "PractitionerRole/", 17) == 0 ||
+            strncmp(reference, "CareTeam/", 9) == 0 || strncmp(reference, "Group/", 6) == 0);
+}
+
 /* consent.md §3 rule 5: an actor the module cannot place must neither
  * silently match nor silently not match. */
 static void actor_match(const provision *p, const consent_query *q, rule_match *m)
 {
-    bool unresolved = false, beyond_user = false;
+    bool unresolved = false, beyond_user = false, members = false;
     for (uint32_t i = 0; i < p->nactors; i++) {
         const actor *a = &p->actors[i];
         if (q->fhir_user != NULL && a->reference != NULL && strcmp(q->fhir_user, a->reference) == 0)
@@ -89,11 +100,15 @@ static void actor_match(const provision *p, const consent_query *q, rule_match *
         if (ids_overlap(&a->ids, q->client_ids) || ids_overlap(&a->ids, q->user_ids))
             return;
         unresolved = unresolved || !a->resolved;
+        members = members || collective(a->reference);
         beyond_user = beyond_user || q->fhir_user == NULL || a->reference == NULL ||
                       !same_type(a->reference, q->fhir_user);
     }
     if (unresolved)
         doubt(m, "an actor it names is not in the consent store");
+    else if (members)
+        doubt(m, "whether the requester is one of the people a PractitionerRole, CareTeam or "
+                 "Group actor stands for is not checked");
     /* Without a registry entry, the party behind the client (its
      * organisation, say) is unknown: only an actor of the fhirUser's own
      * type can be ruled out. */
