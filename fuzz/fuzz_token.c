@@ -20,7 +20,12 @@
  *                 header, so the payload parser and claim checks run;
  *   0x02 header   the rest is the header text, signed RS256 over fixed valid
  *                 claims, so the header checks run with a good signature;
- *   0x03 claims   like 0x01 but signed ES256 with the P-256 key (r||s form).
+ *   0x03 claims   like 0x01 but signed ES256 with the P-256 key (r||s form);
+ *   0x04 claims   like 0x03, and the token is also checked spelled with
+ *                 (r, n - s): both spellings must get the same answer, and an
+ *                 accepted token one and the same cache entry (token_cache.h:
+ *                 one token, one entry, however its ECDSA signature is
+ *                 spelled).
  * Any other input is the token itself.
  */
 #include <jansson.h>
@@ -49,7 +54,11 @@
  * signature, so such inputs are skipped. */
 #define MAX_DERIVED_TEXT 12288
 
-enum { MODE_RS_CLAIMS = 0x01, MODE_RS_HEADER = 0x02, MODE_ES_CLAIMS = 0x03 };
+enum { MODE_RS_CLAIMS = 0x01, MODE_RS_HEADER = 0x02, MODE_ES_CLAIMS = 0x03, MODE_ES_TWINS = 0x04 };
+
+/* The order of P-256 (SEC 2), for the (r, n - s) spelling. */
+static const char p256_order_hex[] =
+    "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
 
 static const char rs_header[] = "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"fuzz-rs256\"}";
 static const char es_header[] = "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"fuzz-es256\"}";
@@ -292,9 +301,52 @@ static void check_token(const char *tok, size_t len)
     }
 }
 
+/* The ES256 token tok[0..len) with its signature (r, s) spelled (r, n - s),
+ * in a buffer of exactly len bytes. */
+static char *ecdsa_twin(const char *tok, size_t len)
+{
+    const char *dot = memrchr(tok, '.', len);
+    if (dot == NULL)
+        setup_fail("the derived ES256 token");
+    size_t at = (size_t)(dot + 1 - tok);
+    unsigned char sig[66];
+    if (b64url_decode(dot + 1, len - at, sig) != 64)
+        setup_fail("the derived ES256 signature");
+    BIGNUM *order = NULL, *s = BN_bin2bn(sig + 32, 32, NULL);
+    if (s == NULL || BN_hex2bn(&order, p256_order_hex) == 0 || BN_sub(s, order, s) != 1 ||
+        BN_bn2binpad(s, sig + 32, 32) != 32)
+        setup_fail("respelling the ECDSA signature");
+    BN_free(s);
+    BN_free(order);
+    char *twin = malloc(len + 1);
+    if (twin == NULL || b64url_encoded_len(64) != len - at)
+        setup_fail("out of memory");
+    memcpy(twin, tok, at);
+    b64url_encode(sig, 64, twin + at); /* writes a NUL at twin[len] */
+    return twin;
+}
+
+/* Both spellings of an ES256 token: the same answer, and one cache entry. */
+static void check_twins(const char *tok, size_t len)
+{
+    char *twin = ecdsa_twin(tok, len);
+    check_token(tok, len);
+    check_token(twin, len);
+    token_failure why_a, why_b;
+    const verified_token *a = token_verify(cached, tok, len, FUZZ_NOW, &why_a);
+    const verified_token *b = token_verify(cached, twin, len, FUZZ_NOW, &why_b);
+    if ((a == NULL) != (b == NULL))
+        finding("the two spellings of an ES256 token get different answers", &why_a, &why_b);
+    if (a != NULL && a != b)
+        finding("the two spellings of an ES256 token have two cache entries", NULL, NULL);
+    verified_token_release(a);
+    verified_token_release(b);
+    free(twin);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size == 0 || data[0] < MODE_RS_CLAIMS || data[0] > MODE_ES_CLAIMS) {
+    if (size == 0 || data[0] < MODE_RS_CLAIMS || data[0] > MODE_ES_TWINS) {
         check_token((const char *)data, size);
         return 0;
     }
@@ -317,7 +369,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            &len);
         break;
     }
-    check_token(tok, len);
+    if (data[0] == MODE_ES_TWINS)
+        check_twins(tok, len);
+    else
+        check_token(tok, len);
     free(tok);
     return 0;
 }

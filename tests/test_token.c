@@ -626,6 +626,134 @@ START_TEST(rsa_signature_length)
 }
 END_TEST
 
+/* ---- ECDSA's two spellings: one token, one cache entry (issue 24) ---- */
+
+/* The token with its ECDSA signature (r, s) changed to (r, s + add)
+ * or, when negate, (r, n - s + add): n is the group order, coord the size of r
+ * and s. */
+static char *respelled(const char *token, const char *order_hex, int coord, bool negate, int add)
+{
+    const char *dot = strrchr(token, '.');
+    unsigned char sig[96 + 2];
+    ck_assert_int_eq(b64url_decode(dot + 1, strlen(dot + 1), sig), 2 * coord);
+    BIGNUM *s = BN_bin2bn(sig + coord, coord, NULL), *order = NULL;
+    BN_hex2bn(&order, order_hex);
+    if (negate)
+        ck_assert_int_eq(BN_sub(s, order, s), 1);
+    if (add != 0)
+        ck_assert_int_eq(BN_add_word(s, (BN_ULONG)add), 1); /* s < n: at most n */
+    ck_assert_int_eq(BN_bn2binpad(s, sig + coord, coord), coord);
+    BN_free(s);
+    BN_free(order);
+    char *b = mint_b64url(sig, (size_t)(2 * coord));
+    size_t at = (size_t)(dot + 1 - token), n = at + strlen(b) + 1;
+    char *out = malloc(n);
+    memcpy(out, token, at);
+    memcpy(out + at, b, strlen(b) + 1);
+    free(b);
+    return out;
+}
+
+#define P256_ORDER "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551"
+#define P384_ORDER                                                                                 \
+    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC5" \
+    "2973"
+
+/* Both spellings of token verify, share one entry in v's cache (whichever
+ * comes first), and a signature that is neither is refused even with the
+ * entry cached. */
+static void expect_one_entry(token_verifier *v, const char *token, const char *order_hex, int coord)
+{
+    char *twin = respelled(token, order_hex, coord, true, 0);
+    ck_assert_str_ne(twin, token);
+    size_t size = token_verifier_cache_size(v);
+    uint64_t hits = token_verifier_cache_hits(v);
+    token_failure why;
+    const verified_token *a = token_verify(v, token, strlen(token), NOW, &why);
+    ck_assert_msg(a != NULL, "%s", why.text);
+    const verified_token *b = token_verify(v, twin, strlen(twin), NOW, &why);
+    ck_assert_msg(b != NULL, "the other spelling: %s", why.text);
+    ck_assert_ptr_eq(a, b);
+    ck_assert_uint_eq(token_verifier_cache_size(v), size + 1);
+    ck_assert_uint_eq(token_verifier_cache_hits(v), hits + 1);
+    /* Module data kept with the token is the same for both spellings. */
+    static int key;
+    ck_assert_ptr_eq(verified_token_data_attach(a, &key, &key, NULL), &key);
+    ck_assert_ptr_eq(verified_token_data(b, &key), &key);
+    verified_token_release(a);
+    verified_token_release(b);
+    /* Neither spelling: s + 1, and n - s + 1; r and s swapped is covered by
+     * ecdsa_forms. The entry must not answer for them. */
+    char *plus = respelled(token, order_hex, coord, false, 1);
+    char *twin_plus = respelled(token, order_hex, coord, true, 1);
+    ck_assert_str_eq(reason_at(v, plus, strlen(plus), NOW), "bad_signature");
+    ck_assert_str_eq(reason_at(v, twin_plus, strlen(twin_plus), NOW), "bad_signature");
+    ck_assert_uint_eq(token_verifier_cache_size(v), size + 1);
+    free(twin_plus);
+    free(plus);
+    free(twin);
+}
+
+START_TEST(ecdsa_spellings_share_one_entry)
+{
+    fhirpam_error err = {{0}};
+    token_verifier *v = verifier_from(verifier_text(""), &err);
+    ck_assert_msg(v != NULL, "%s", err.text);
+    /* Many tokens, so that both orders (low s first, high s first) occur. */
+    for (int i = 0; i < 8; i++) {
+        char payload[256];
+        snprintf(payload, sizeof payload, "{" ISSAUD ",\"exp\":1800000600,\"jti\":\"s%d\"}", i);
+        char *t = mint("ec1", "ES256", HDR("ES256", "ec1"), payload);
+        expect_one_entry(v, t, P256_ORDER, 32);
+        free(t);
+    }
+    token_verifier_free(v);
+}
+END_TEST
+
+START_TEST(ecdsa_spellings_share_one_entry_es384)
+{
+    EVP_PKEY *k = mint_keygen("ES384", 0);
+    json_t *set = json_pack("{s:[o]}", "keys", mint_public_jwk(k, "p384", "ES384"));
+    char *text = json_dumps(set, JSON_COMPACT);
+    tu_write("jwks-es384.json", text);
+    fhirpam_error err = {{0}};
+    token_verifier *v = verifier_in(tu_tmpdir(),
+                                    "token: { issuer = \"" ISS "\"; audience = \"" AUD
+                                    "\"; jwks = \"jwks-es384.json\"; algorithms = [\"ES384\"]; };",
+                                    &err);
+    ck_assert_msg(v != NULL, "%s", err.text);
+    for (int i = 0; i < 8; i++) {
+        char payload[256];
+        snprintf(payload, sizeof payload, "{" ISSAUD ",\"exp\":1800000600,\"jti\":\"t%d\"}", i);
+        char *t = mint_token(k, "ES384", HDR("ES384", "p384"), payload);
+        expect_one_entry(v, t, P384_ORDER, 48);
+        free(t);
+    }
+    token_verifier_free(v);
+    free(text);
+    json_decref(set);
+    EVP_PKEY_free(k);
+}
+END_TEST
+
+START_TEST(ecdsa_spellings_without_cache)
+{
+    /* The decision is to accept both forms (real signers make either), so
+     * both verify with the cache off too. */
+    fhirpam_error err = {{0}};
+    token_verifier *v = verifier_from(verifier_text("cache_entries = 0;"), &err);
+    ck_assert_msg(v != NULL, "%s", err.text);
+    char *t = mint("ec1", "ES256", HDR("ES256", "ec1"), GOOD);
+    char *twin = respelled(t, P256_ORDER, 32, true, 0);
+    ck_assert_str_eq(reason_at(v, t, strlen(t), NOW), "ok");
+    ck_assert_str_eq(reason_at(v, twin, strlen(twin), NOW), "ok");
+    free(twin);
+    free(t);
+    token_verifier_free(v);
+}
+END_TEST
+
 /* ---- configuration: strict typ, several issuers ---- */
 
 START_TEST(require_at_jwt)
@@ -1130,6 +1258,7 @@ int main(void)
     tcase_add_test(t, ecdsa_forms);
     tcase_add_test(t, pss_salt_lengths);
     tcase_add_test(t, rsa_signature_length);
+    tcase_add_test(t, ecdsa_spellings_without_cache);
     tcase_add_test(t, require_at_jwt);
     tcase_add_test(t, second_issuer);
     suite_add_tcase(s, t);
@@ -1144,6 +1273,8 @@ int main(void)
     tcase_add_test(t, cache_hits_and_expiry);
     tcase_add_test(t, cache_bounded);
     tcase_add_test(t, cache_concurrent);
+    tcase_add_test(t, ecdsa_spellings_share_one_entry);
+    tcase_add_test(t, ecdsa_spellings_share_one_entry_es384);
     suite_add_tcase(s, t);
     t = tcase_create("core");
     tcase_add_test(t, core_authorization_header);

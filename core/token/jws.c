@@ -38,8 +38,21 @@ static const char p384_order_hex[] =
 
 static EVP_MD *digests[JWS_ALG_COUNT];
 static BIGNUM *p256_order, *p384_order;
+/* The same orders and their halves (n >> 1) as big-endian bytes, for
+ * jws_ecdsa_canonical, which runs on every cache lookup of an ES* token. */
+static unsigned char p256_order_bytes[32], p256_half_bytes[32];
+static unsigned char p384_order_bytes[48], p384_half_bytes[48];
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_status = -1;
+
+static int order_bytes(const BIGNUM *order, unsigned char *bytes, unsigned char *half, int len)
+{
+    BIGNUM *h = BN_new();
+    int ok = h != NULL && BN_rshift1(h, order) == 1 && BN_bn2binpad(order, bytes, len) == len &&
+             BN_bn2binpad(h, half, len) == len;
+    BN_free(h);
+    return ok ? 0 : -1;
+}
 
 static void init_tables(void)
 {
@@ -49,6 +62,9 @@ static void init_tables(void)
             return;
     }
     if (BN_hex2bn(&p256_order, p256_order_hex) == 0 || BN_hex2bn(&p384_order, p384_order_hex) == 0)
+        return;
+    if (order_bytes(p256_order, p256_order_bytes, p256_half_bytes, 32) != 0 ||
+        order_bytes(p384_order, p384_order_bytes, p384_half_bytes, 48) != 0)
         return;
     init_status = 0;
 }
@@ -125,6 +141,26 @@ done:
     BN_free(s);
     ECDSA_SIG_free(es);
     return out;
+}
+
+bool jws_ecdsa_canonical(unsigned char *sig, size_t siglen)
+{
+    if (jws_init() != 0 || (siglen != 64 && siglen != 96))
+        return false;
+    size_t n = siglen / 2;
+    const unsigned char *order = n == 32 ? p256_order_bytes : p384_order_bytes;
+    const unsigned char *half = n == 32 ? p256_half_bytes : p384_half_bytes;
+    unsigned char *s = sig + n;
+    /* Fixed-width big-endian numbers compare as byte strings. */
+    if (memcmp(s, half, n) <= 0 || memcmp(s, order, n) >= 0)
+        return false;
+    unsigned borrow = 0;
+    for (size_t i = n; i-- > 0;) {
+        unsigned d = (unsigned)order[i] - s[i] - borrow;
+        s[i] = (unsigned char)d;
+        borrow = d >> 8 & 1;
+    }
+    return true;
 }
 
 /* The key is of the kind alg needs (jwk_import pins it; DPoP imports keys

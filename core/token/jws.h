@@ -113,6 +113,16 @@ bool jws_verify_key(const jwk_key *key, const unsigned char *input, size_t inlen
 int jwk_import(const json_t *jwk, unsigned min_rsa_bits, jws_alg rsa_fallback, jwk_key *out,
                char *why, size_t whylen);
 
+/*
+ * The canonical form of a raw ECDSA signature r||s of 64 (P-256) or 96
+ * (P-384) bytes: (r, n - s) when s is in the upper half of the group order
+ * n, the signature unchanged otherwise. Both forms verify (ECDSA signatures
+ * are malleable: -s is as good as s), so a cache that keys a token on its
+ * signature keys it on this form. Returns true when sig was changed; any
+ * other length, or s outside 0 < s < n, is left as it is.
+ */
+bool jws_ecdsa_canonical(unsigned char *sig, size_t siglen);
+
 /* The RFC 7638 SHA-256 thumbprint of a public JWK (EC or RSA), base64url,
  * from the member strings as given. 0, or -1 when a member is missing. */
 int jwk_thumbprint(const json_t *jwk, char out[48]);

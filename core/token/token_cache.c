@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64url.h"
 #include "cnf.h"
+#include "jws.h"
 #include "token.h"
 
 #define SHARDS 64
@@ -32,7 +34,7 @@ typedef struct slot_array {
 struct verified_token {
     atomic_size_t refs;
     uint64_t hash;
-    char *token;
+    char *token; /* its key: the bytes, ECDSA signature canonical (token_key) */
     size_t len;
     size_t cost; /* bytes charged to the cache */
     json_t *claims;
@@ -65,7 +67,74 @@ struct token_cache {
     shard shards[SHARDS];
 };
 
-/* A seeded hash of the token's length and its last 32 bytes. Only verified
+/*
+ * The key of a token in the cache: its bytes, with an ECDSA signature in
+ * canonical form. ECDSA signatures are malleable: when (r, s) verifies, so
+ * does (r, n - s), and anyone holding a token can respell it so. Refusing
+ * the high form would refuse real tokens (OpenSSL, Java and jose sign
+ * either form at random), so both forms of one token share one key instead,
+ * and one entry: its verification, its module data and its eviction. A
+ * signature segment of 86 or 128 characters can only be ES256 or ES384 (an
+ * RSA signature is at least 256 bytes, 342 characters), and a lookup
+ * matches only a verified entry's header, payload and canonical signature,
+ * so a string that finds an entry carries one of the two forms of a
+ * signature that verified.
+ */
+typedef struct token_key {
+    const char *token;
+    size_t len;
+    size_t sig_at;  /* where the signature segment starts (len when none) */
+    bool respelled; /* the canonical signature differs: it is in sig */
+    char sig[129];  /* the canonical signature segment, when respelled */
+} token_key;
+
+#define ES384_SIG_CHARS 128 /* base64url of 96 bytes */
+
+static void token_key_init(token_key *k, const char *token, size_t len)
+{
+    k->token = token;
+    k->len = len;
+    k->sig_at = len;
+    k->respelled = false;
+    /* Only the last 129 bytes can hold a dot that starts an ECDSA one. */
+    for (size_t i = len; i > 0 && len - i <= ES384_SIG_CHARS; i--) {
+        if (token[i - 1] == '.') {
+            k->sig_at = i;
+            break;
+        }
+    }
+    size_t chars = len - k->sig_at;
+    unsigned char raw[96 + 2];
+    if (chars != b64url_encoded_len(64) && chars != ES384_SIG_CHARS)
+        return;
+    long n = b64url_decode(token + k->sig_at, chars, raw);
+    if (n > 0 && jws_ecdsa_canonical(raw, (size_t)n)) {
+        b64url_encode(raw, (size_t)n, k->sig);
+        k->respelled = true;
+    }
+}
+
+/* The key's bytes from offset `from` on: the token's, or from the canonical
+ * signature's when `from` is inside the signature and it was respelled. */
+static const char *token_key_tail(const token_key *k, size_t from)
+{
+    return k->respelled && from >= k->sig_at ? k->sig + (from - k->sig_at) : k->token + from;
+}
+
+/* Writes the key's bytes (len of them) to out. */
+static void token_key_copy(const token_key *k, char *out)
+{
+    memcpy(out, k->token, k->sig_at);
+    memcpy(out + k->sig_at, token_key_tail(k, k->sig_at), k->len - k->sig_at);
+}
+
+static bool token_key_equal(const token_key *k, const char *bytes, size_t len)
+{
+    return len == k->len && memcmp(bytes, k->token, k->sig_at) == 0 &&
+           memcmp(bytes + k->sig_at, token_key_tail(k, k->sig_at), len - k->sig_at) == 0;
+}
+
+/* A seeded hash of the key's length and its last 32 bytes. Only verified
  * tokens enter the cache, and the end of a token is its signature, which
  * nobody without the issuer's key can choose: so hashing the tail spreads
  * entries as well as hashing everything, at a fixed cost per lookup. The
@@ -81,13 +150,14 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
-static uint64_t hash_bytes(uint64_t seed, const char *p, size_t len)
+static uint64_t hash_key(uint64_t seed, const token_key *k)
 {
+    size_t len = k->len;
     uint64_t h = seed ^ (len * 0x9e3779b97f4a7c15ULL);
-    if (len > HASHED_TAIL) {
-        p += len - HASHED_TAIL;
+    /* The signature segment is longer than the tail whenever respelled. */
+    const char *p = token_key_tail(k, len > HASHED_TAIL ? len - HASHED_TAIL : 0);
+    if (len > HASHED_TAIL)
         len = HASHED_TAIL;
-    }
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
         uint64_t w;
@@ -221,10 +291,10 @@ void token_cache_free(token_cache *c)
     free(c);
 }
 
-static struct verified_token *find_locked(shard *s, uint64_t hash, const char *token, size_t len)
+static struct verified_token *find_locked(shard *s, uint64_t hash, const token_key *key)
 {
     for (struct verified_token *vt = s->buckets[hash & s->mask]; vt != NULL; vt = vt->bucket_next) {
-        if (vt->hash == hash && vt->len == len && memcmp(vt->token, token, len) == 0)
+        if (vt->hash == hash && token_key_equal(key, vt->token, vt->len))
             return vt;
     }
     return NULL;
@@ -234,10 +304,12 @@ struct verified_token *token_cache_find(token_cache *c, const char *token, size_
 {
     if (c->max_entries == 0)
         return NULL;
-    uint64_t hash = hash_bytes(c->seed, token, len);
+    token_key key;
+    token_key_init(&key, token, len);
+    uint64_t hash = hash_key(c->seed, &key);
     shard *s = shard_of(c, hash);
     pthread_mutex_lock(&s->lock);
-    struct verified_token *vt = find_locked(s, hash, token, len);
+    struct verified_token *vt = find_locked(s, hash, &key);
     if (vt != NULL) {
         atomic_fetch_add_explicit(&vt->refs, 1, memory_order_relaxed);
         s->hits++;
@@ -259,7 +331,9 @@ struct verified_token *token_cache_add(token_cache *c, const char *token, size_t
         json_decref(claims);
         return NULL;
     }
-    memcpy(copy, token, len);
+    token_key key;
+    token_key_init(&key, token, len);
+    token_key_copy(&key, copy);
     atomic_init(&vt->refs, 1);
     vt->token = copy;
     vt->len = len;
@@ -278,10 +352,10 @@ struct verified_token *token_cache_add(token_cache *c, const char *token, size_t
     if (c->max_entries == 0)
         return vt;
 
-    vt->hash = hash_bytes(c->seed, token, len);
+    vt->hash = hash_key(c->seed, &key);
     shard *s = shard_of(c, vt->hash);
     pthread_mutex_lock(&s->lock);
-    struct verified_token *existing = find_locked(s, vt->hash, token, len);
+    struct verified_token *existing = find_locked(s, vt->hash, &key);
     if (existing != NULL) {
         atomic_fetch_add_explicit(&existing->refs, 1, memory_order_relaxed);
         pthread_mutex_unlock(&s->lock);

@@ -2,8 +2,11 @@
  * token_cache.h - verified tokens, kept so that a token seen again skips the
  * signature check and the parse.
  *
- * Keyed by the exact token bytes: strict decoding means one string per
- * signature, so two spellings of one token cannot share or dodge an entry.
+ * Keyed by the token's bytes with an ECDSA signature in canonical form
+ * (s in the lower half of the group order): strict decoding means one string
+ * per signature value, and the canonical form makes (r, s) and (r, n - s),
+ * which both verify, one key. So the spellings of one token share one entry
+ * and cannot dodge it: every token has one entry, however it is spelled.
  * Bounded in entries and bytes; the oldest entries go first. Sharded, each
  * shard behind its own mutex held only to find, insert or unlink an entry,
  * so threads contend only when they hash to the same shard at the same
