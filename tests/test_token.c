@@ -10,6 +10,7 @@
 #include <check.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -754,6 +755,122 @@ START_TEST(ecdsa_spellings_without_cache)
 }
 END_TEST
 
+/* ---- key bounds in a key set (issue 24) ---- */
+
+/* A JWKS of one RSA key (kid "k") with modulus n and exponent e (hex),
+ * loaded with `extra` token settings: NULL, or the refusal in err. */
+static token_verifier *rsa_key_set(const BIGNUM *n, const char *e_hex, const char *extra,
+                                   fhirpam_error *err)
+{
+    unsigned char buf[2048];
+    int len = BN_bn2bin(n, buf);
+    char *nb = mint_b64url(buf, (size_t)len);
+    BIGNUM *e = NULL;
+    ck_assert_int_gt(BN_hex2bn(&e, e_hex), 0);
+    len = BN_bn2bin(e, buf);
+    char *eb = mint_b64url(buf, (size_t)len);
+    BN_free(e);
+    json_t *set = json_pack("{s:[{s:s,s:s,s:s,s:s,s:s}]}", "keys", "kty", "RSA", "kid", "k", "alg",
+                            "RS256", "n", nb, "e", eb);
+    char *text = json_dumps(set, JSON_COMPACT);
+    tu_write("jwks-rsa.json", text);
+    char conf[1024];
+    snprintf(conf, sizeof conf,
+             "token: { issuer = \"" ISS "\"; audience = \"" AUD
+             "\"; jwks = \"jwks-rsa.json\"; algorithms = [\"RS256\"]; %s };",
+             extra);
+    token_verifier *v = verifier_in(tu_tmpdir(), conf, err);
+    free(text);
+    json_decref(set);
+    free(eb);
+    free(nb);
+    return v;
+}
+
+static BIGNUM *random_modulus(int bits)
+{
+    BIGNUM *n = BN_new();
+    ck_assert_int_eq(BN_rand(n, bits, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD), 1);
+    return n;
+}
+
+/* Loads a key set of one random modulus of `bits`; NULL needle: it loads. */
+static void expect_rsa_key_set(int bits, const char *e_hex, const char *extra, const char *needle)
+{
+    BIGNUM *n = random_modulus(bits);
+    fhirpam_error err = {{0}};
+    token_verifier *v = rsa_key_set(n, e_hex, extra, &err);
+    if (needle == NULL)
+        ck_assert_msg(v != NULL, "%d bits, e %s: %s", bits, e_hex, err.text);
+    else
+        ck_assert_msg(v == NULL && strstr(err.text, needle) != NULL,
+                      "%d bits, e %s: want '%s', got '%s'", bits, e_hex, needle,
+                      v ? "(loaded)" : err.text);
+    token_verifier_free(v);
+    BN_free(n);
+}
+
+START_TEST(jwks_rsa_size_edges)
+{
+    expect_rsa_key_set(2047, "010001", "", "kid 'k': RSA key of 2047 bits; 2048 to 4096");
+    expect_rsa_key_set(2048, "010001", "", NULL);
+    expect_rsa_key_set(4096, "010001", "", NULL);
+    expect_rsa_key_set(4097, "010001", "", "RSA key of 4097 bits; 2048 to 4096 are accepted");
+    expect_rsa_key_set(8176, "010001", "", "RSA key of 8176 bits; 2048 to 4096 are accepted");
+    /* The ceiling, configured: 8192 loads (8176 used to be the most that
+     * could), 8193 does not, longer moduli are refused on their length. */
+    expect_rsa_key_set(8192, "010001", "max_rsa_bits = 8192;", NULL);
+    expect_rsa_key_set(8193, "010001", "max_rsa_bits = 8192;", "RSA key of 8193 bits");
+    expect_rsa_key_set(12000, "010001", "max_rsa_bits = 8192;", "'n' is empty or longer than");
+    expect_rsa_key_set(3071, "010001", "min_rsa_bits = 3072;", "RSA key of 3071 bits; 3072 to");
+    expect_rsa_key_set(3072, "010001", "min_rsa_bits = 3072;", NULL);
+}
+END_TEST
+
+START_TEST(jwks_rsa_exponent_edges)
+{
+    static const char odd_e[] = "the RSA exponent must be odd, at least 3 and at most 33 bits";
+    expect_rsa_key_set(2048, "01", "", odd_e);
+    expect_rsa_key_set(2048, "02", "", odd_e);
+    expect_rsa_key_set(2048, "03", "", NULL);
+    expect_rsa_key_set(2048, "010001", "", NULL);
+    expect_rsa_key_set(2048, "01FFFFFFFF", "", NULL);  /* 2^33 - 1 */
+    expect_rsa_key_set(2048, "0200000001", "", odd_e); /* 2^33 + 1 */
+    expect_rsa_key_set(2048, "010000000000000001", "", "'e' is empty or longer than 8 bytes");
+}
+END_TEST
+
+START_TEST(jwks_prime_modulus_loads_without_primality_test)
+{
+    /* Decision: a key set gets the same cheap bounds as a proof and no
+     * primality or SP 800-56B check (a hostile key server's prime would cost
+     * 80 ms a 4096-bit key, at every refresh). A key that is not a real RSA
+     * key only fails its signatures. The prime is made as an attacker
+     * would, with `openssl prime`. */
+    FILE *p = popen("openssl prime -generate -bits 2048 -hex", "r");
+    char hex[1024];
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(fgets(hex, sizeof hex, p));
+    ck_assert_int_eq(pclose(p), 0);
+    hex[strcspn(hex, "\r\n")] = '\0';
+    BIGNUM *n = NULL;
+    ck_assert_int_gt(BN_hex2bn(&n, hex), 0);
+    fhirpam_error err = {{0}};
+    token_verifier *v = rsa_key_set(n, "010001", "", &err);
+    ck_assert_msg(v != NULL, "%s", err.text);
+    unsigned char sig[256];
+    ck_assert_int_eq(RAND_bytes(sig, sizeof sig), 1);
+    sig[0] = 0;
+    char *sb = mint_b64url(sig, sizeof sig);
+    char *t = with_signature("{\"alg\":\"RS256\",\"kid\":\"k\"}", GOOD, sb);
+    ck_assert_str_eq(reason_at(v, t, strlen(t), NOW), "bad_signature");
+    free(t);
+    free(sb);
+    token_verifier_free(v);
+    BN_free(n);
+}
+END_TEST
+
 /* ---- configuration: strict typ, several issuers ---- */
 
 START_TEST(require_at_jwt)
@@ -925,6 +1042,15 @@ START_TEST(config_refusals)
         {"token: { issuer = \"" ISS "\"; audience = \"" AUD "\"; jwks = \"jwks1.json\"; "
          "min_rsa_bits = 1024; };",
          "'min_rsa_bits' must be between"},
+        {"token: { issuer = \"" ISS "\"; audience = \"" AUD "\"; jwks = \"jwks1.json\"; "
+         "min_rsa_bits = 16384; };",
+         "'min_rsa_bits' must be between 2048 and 8192"},
+        {"token: { issuer = \"" ISS "\"; audience = \"" AUD "\"; jwks = \"jwks1.json\"; "
+         "max_rsa_bits = 16384; };",
+         "'max_rsa_bits' must be between 2048 and 8192"},
+        {"token: { issuer = \"" ISS "\"; audience = \"" AUD "\"; jwks = \"jwks1.json\"; "
+         "min_rsa_bits = 4096; max_rsa_bits = 3072; };",
+         "'min_rsa_bits' (4096) is over 'max_rsa_bits' (3072)"},
         {"token: { issuer = \"" ISS "\"; audience = \"" AUD "\"; jwks = \"jwks1.json\"; "
          "issuers = (); };",
          "either 'issuers' or"},
@@ -1267,6 +1393,9 @@ int main(void)
     tcase_add_test(t, jwks_refusals);
     tcase_add_test(t, jwks_file_checks);
     tcase_add_test(t, config_refusals);
+    tcase_add_test(t, jwks_rsa_size_edges);
+    tcase_add_test(t, jwks_rsa_exponent_edges);
+    tcase_add_test(t, jwks_prime_modulus_loads_without_primality_test);
     suite_add_tcase(s, t);
     t = tcase_create("cache");
     tcase_set_timeout(t, 120);

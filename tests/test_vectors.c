@@ -26,7 +26,8 @@
 #include "base64url.h"
 #include "jws.h"
 
-#define MIN_RSA_BITS 2048
+/* The key sizes of a key set on the defaults (token.min_rsa_bits, max_rsa_bits). */
+static const jwk_limits default_limits = {FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_DEFAULT_MAX_BITS};
 #define MAX_SET_KEYS 8
 
 /* ---- helpers ---- */
@@ -218,7 +219,7 @@ static void keyset_load(keyset *ks, const json_t *set, bool strip, jws_alg rsa_f
         for (size_t m = 0; copy != NULL && m < sizeof strip_members / sizeof strip_members[0]; m++)
             json_object_del(copy, strip_members[m]);
         jwk_key key;
-        int rc = jwk_import(copy != NULL ? copy : jwk, MIN_RSA_BITS, rsa_fallback, &key, ks->why,
+        int rc = jwk_import(copy != NULL ? copy : jwk, &default_limits, rsa_fallback, &key, ks->why,
                             sizeof ks->why);
         json_decref(copy);
         if (rc != 0)
@@ -496,8 +497,8 @@ START_TEST(wycheproof_primitives)
         ck_assert_msg(json_is_object(jwk), "%s: group %zu has no JWK", rel, g);
         jwk_key key;
         char why[256] = "";
-        int rc =
-            jwk_import(jwk, MIN_RSA_BITS, primitive_files[_i].rsa_fallback, &key, why, sizeof why);
+        int rc = jwk_import(jwk, &default_limits, primitive_files[_i].rsa_fallback, &key, why,
+                            sizeof why);
         ck_assert_msg(rc == 0, "%s: group %zu: key refused: %s", rel, g, why);
         ck_assert_msg(key.alg == primitive_files[_i].alg, "%s: group %zu: key pinned to %s", rel, g,
                       jws_alg_name(key.alg));
@@ -575,7 +576,7 @@ START_TEST(rfc_jws)
         memset(&ks, 0, sizeof ks);
         ks.offered = 1;
         if (json_is_object(jwk) &&
-            jwk_import(jwk, MIN_RSA_BITS, vector_alg, &ks.key[0], ks.why, sizeof ks.why) == 0) {
+            jwk_import(jwk, &default_limits, vector_alg, &ks.key[0], ks.why, sizeof ks.why) == 0) {
             /* The only key; a header kid (RFC 7520) must then be its kid. */
             const char *kid = json_string_value(json_object_get(jwk, "kid"));
             ks.kid[0] = kid != NULL ? strdup(kid) : NULL;

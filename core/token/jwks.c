@@ -41,8 +41,7 @@ static int add_key(jwks *set, const json_t *jwk, size_t index, const char *path,
     }
     char reason[256];
     jwk_key key;
-    if (jwk_import(jwk, policy->min_rsa_bits, policy->rsa_fallback, &key, reason, sizeof reason) !=
-        0) {
+    if (jwk_import(jwk, &policy->limits, policy->rsa_fallback, &key, reason, sizeof reason) != 0) {
         snprintf(why, whylen, "%s: kid '%.64s': %s", path, kid_text, reason);
         return -1;
     }

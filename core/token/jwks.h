@@ -27,15 +27,17 @@ typedef struct jwks {
 
 /* What a key set may contain. */
 typedef struct jwks_policy {
-    unsigned min_rsa_bits;
+    jwk_limits limits;           /* RSA key sizes (token.min_rsa_bits, max_rsa_bits) */
     jws_alg rsa_fallback;        /* for RSA keys without `alg` */
     bool allowed[JWS_ALG_COUNT]; /* the configured allow-list */
 } jwks_policy;
 
 /*
  * Adds the keys of the JWKS file at path (a trusted file: see trusted_open)
- * to set, for issuer number `issuer`. Refuses the whole file, with a message
- * naming the key, on any key that fails jwk_import(), an algorithm outside
+ * to set, for issuer number `issuer`. Every key goes through jwk_import(),
+ * whose bounds keep a hostile key set cheap to refuse (a few microseconds a
+ * key, no primality test). Refuses the whole file, with a message naming the
+ * key, on any key that fails jwk_import(), an algorithm outside
  * the allow-list, a missing or duplicate kid (across all issuers), or a file
  * that is not {"keys": [...]}. Returns 0, or -1 with why filled.
  */

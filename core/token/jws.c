@@ -243,30 +243,43 @@ void jwk_key_clear(jwk_key *key)
 
 /* ---- JWK import ---- */
 
-/* A base64urlUInt member (RFC 7518 §2): strict, minimal (no leading zero
- * octet), at most max bytes. Returns a BIGNUM, or NULL. */
-static BIGNUM *uint_member(const json_t *jwk, const char *name, size_t max, size_t *len_out,
-                           char *why, size_t whylen)
+/* A base64urlUInt member (RFC 7518 §2), strict and minimal (no leading zero
+ * octet: one value, one string), into out[0..max): its length is checked on
+ * the text before anything is decoded. Returns the length, or 0. */
+static size_t uint_member(const json_t *jwk, const char *name, unsigned char *out, size_t max,
+                          char *why, size_t whylen)
 {
     const json_t *v = json_object_get(jwk, name);
     if (!json_is_string(v)) {
         snprintf(why, whylen, "'%s' is missing or not a string", name);
-        return NULL;
+        return 0;
     }
     size_t len = json_string_length(v);
-    unsigned char buf[1024];
-    if (len == 0 || b64url_decoded_max(len) > sizeof buf) {
-        snprintf(why, whylen, "'%s' is empty or too long", name);
-        return NULL;
+    if (len == 0 || len > b64url_encoded_len(max)) {
+        snprintf(why, whylen, "'%s' is empty or longer than %zu bytes", name, max);
+        return 0;
     }
+    unsigned char buf[FHIRPAM_RSA_MAX_BITS / 8 + 3]; /* b64url_decoded_max of the longest */
     long n = b64url_decode(json_string_value(v), len, buf);
     if (n <= 0 || (size_t)n > max) {
         snprintf(why, whylen, "'%s' is not base64url of at most %zu bytes", name, max);
-        return NULL;
+        return 0;
     }
-    if (len_out != NULL)
-        *len_out = (size_t)n;
-    return BN_bin2bn(buf, (int)n, NULL);
+    if (buf[0] == 0) {
+        snprintf(why, whylen, "'%s' has leading zero octets", name);
+        return 0;
+    }
+    memcpy(out, buf, (size_t)n);
+    return (size_t)n;
+}
+
+/* The bit length of the big-endian number p[0..len), p[0] != 0. */
+static unsigned bit_length(const unsigned char *p, size_t len)
+{
+    unsigned bits = (unsigned)(len - 1) * 8;
+    for (unsigned top = p[0]; top != 0; top >>= 1)
+        bits++;
+    return bits;
 }
 
 /* A fixed-size coordinate, copied into out. */
@@ -328,27 +341,42 @@ static bool roca_fingerprint(const BIGNUM *n)
     return true;
 }
 
-static EVP_PKEY *import_rsa(const json_t *jwk, unsigned min_bits, char *why, size_t whylen)
+/* The bounds of jwk_import for RSA, in order of cost: all on the encoded
+ * numbers first, then the ROCA test (divisions by small primes), then the
+ * import itself; nothing here grows faster than the key's size. */
+static EVP_PKEY *import_rsa(const json_t *jwk, const jwk_limits *limits, char *why, size_t whylen)
 {
-    size_t nlen = 0, elen = 0;
-    BIGNUM *n = uint_member(jwk, "n", 1024, &nlen, why, whylen);
-    BIGNUM *e = n ? uint_member(jwk, "e", 8, &elen, why, whylen) : NULL;
+    /* A byte more than the largest modulus, so that a key just over the
+     * bound is refused with its size. */
+    unsigned char nbytes[FHIRPAM_RSA_MAX_BITS / 8 + 1], ebytes[8];
+    size_t nlen = uint_member(jwk, "n", nbytes, sizeof nbytes, why, whylen);
+    size_t elen = nlen ? uint_member(jwk, "e", ebytes, sizeof ebytes, why, whylen) : 0;
+    if (nlen == 0 || elen == 0)
+        return NULL;
+    unsigned bits = bit_length(nbytes, nlen), ebits = bit_length(ebytes, elen);
+    if (bits < limits->min_rsa_bits || bits > limits->max_rsa_bits) {
+        snprintf(why, whylen, "RSA key of %u bits; %u to %u are accepted", bits,
+                 limits->min_rsa_bits, limits->max_rsa_bits);
+        return NULL;
+    }
+    /* e odd and 3 <= e < 2^33: e = 1 verifies anything, an even e is not
+     * an RSA key, and each bit of e is one more modular multiplication in
+     * every verification. 33 bits is BoringSSL's bound (rsa_check_public_key:
+     * Windows CryptoAPI cannot use larger exponents, and nothing else does). */
+    if (!(ebytes[elen - 1] & 1) || ebits < 2 || ebits > JWK_RSA_MAX_E_BITS) {
+        snprintf(why, whylen, "the RSA exponent must be odd, at least 3 and at most %d bits",
+                 JWK_RSA_MAX_E_BITS);
+        return NULL;
+    }
+    if (!(nbytes[nlen - 1] & 1)) {
+        snprintf(why, whylen, "the RSA modulus is even");
+        return NULL;
+    }
+    BIGNUM *n = BN_bin2bn(nbytes, (int)nlen, NULL), *e = BN_bin2bn(ebytes, (int)elen, NULL);
     EVP_PKEY *pkey = NULL;
     OSSL_PARAM_BLD *bld = NULL;
-    if (n == NULL || e == NULL)
-        goto done;
-    /* Minimal encoding: one value, one string. */
-    if (BN_num_bytes(n) != (int)nlen || BN_num_bytes(e) != (int)elen) {
-        snprintf(why, whylen, "'n' or 'e' has leading zero octets");
-        goto done;
-    }
-    if (!BN_is_odd(e) || BN_cmp(e, BN_value_one()) <= 0 || !BN_is_odd(n)) {
-        snprintf(why, whylen, "the RSA exponent must be odd and at least 3, the modulus odd");
-        goto done;
-    }
-    if ((unsigned)BN_num_bits(n) < min_bits) {
-        snprintf(why, whylen, "RSA key of %d bits; at least %u are required", BN_num_bits(n),
-                 min_bits);
+    if (n == NULL || e == NULL) {
+        snprintf(why, whylen, "out of memory");
         goto done;
     }
     if (roca_fingerprint(n)) {
@@ -395,8 +423,18 @@ static EVP_PKEY *import_ec(const json_t *jwk, jws_alg *curve_alg, char *why, siz
         OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * size) == 1)
         pkey = pkey_from_params("EC", bld);
     OSSL_PARAM_BLD_free(bld);
-    if (pkey == NULL)
+    /* fromdata refuses a point off the curve; the quick check adds the point
+     * at infinity. P-256 and P-384 have prime order (cofactor 1), so every
+     * other point on them has order n, and the full check's n*Q = O test (a
+     * point multiplication, as much again as a verification) proves nothing
+     * more. */
+    EVP_PKEY_CTX *check = pkey != NULL ? EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL) : NULL;
+    if (check == NULL || EVP_PKEY_public_check_quick(check) != 1) {
+        EVP_PKEY_free(pkey);
+        pkey = NULL;
         snprintf(why, whylen, "the EC point is not on %s", crv);
+    }
+    EVP_PKEY_CTX_free(check);
     return pkey;
 }
 
@@ -405,18 +443,9 @@ static bool alg_suits_kty(jws_alg alg, bool rsa, jws_alg curve_alg)
     return rsa ? is_rsa_alg(alg) : alg == curve_alg;
 }
 
-int jwk_import(const json_t *jwk, unsigned min_rsa_bits, jws_alg rsa_fallback, jwk_key *out,
-               char *why, size_t whylen)
+int jwk_check_members(const json_t *jwk, char *why, size_t whylen)
 {
     static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
-    out->pkey = NULL;
-    out->alg = JWS_ALG_INVALID;
-    out->ready = NULL;
-    ERR_clear_error();
-    if (jws_init() != 0) {
-        snprintf(why, whylen, "OpenSSL lacks a digest fhirpam needs");
-        return -1;
-    }
     if (!json_is_object(jwk)) {
         snprintf(why, whylen, "a JWK must be a JSON object");
         return -1;
@@ -452,12 +481,36 @@ int jwk_import(const json_t *jwk, unsigned min_rsa_bits, jws_alg rsa_fallback, j
             return -1;
         }
     }
+    return 0;
+}
+
+int jwk_import(const json_t *jwk, const jwk_limits *limits, jws_alg rsa_fallback, jwk_key *out,
+               char *why, size_t whylen)
+{
+    out->pkey = NULL;
+    out->alg = JWS_ALG_INVALID;
+    out->ready = NULL;
+    ERR_clear_error();
+    if (jws_init() != 0) {
+        snprintf(why, whylen, "OpenSSL lacks a digest fhirpam needs");
+        return -1;
+    }
+    if (limits->min_rsa_bits < FHIRPAM_RSA_MIN_BITS ||
+        limits->max_rsa_bits > FHIRPAM_RSA_MAX_BITS ||
+        limits->min_rsa_bits > limits->max_rsa_bits) {
+        snprintf(why, whylen, "RSA key sizes %u to %u are not within %d to %d",
+                 limits->min_rsa_bits, limits->max_rsa_bits, FHIRPAM_RSA_MIN_BITS,
+                 FHIRPAM_RSA_MAX_BITS);
+        return -1;
+    }
+    if (jwk_check_members(jwk, why, whylen) != 0)
+        return -1;
     const char *kty = json_string_value(json_object_get(jwk, "kty"));
     bool rsa = kty != NULL && strcmp(kty, "RSA") == 0;
     jws_alg curve_alg = JWS_ALG_INVALID;
     EVP_PKEY *pkey;
     if (rsa) {
-        pkey = import_rsa(jwk, min_rsa_bits, why, whylen);
+        pkey = import_rsa(jwk, limits, why, whylen);
     } else if (kty != NULL && strcmp(kty, "EC") == 0) {
         pkey = import_ec(jwk, &curve_alg, why, whylen);
     } else {
@@ -466,14 +519,6 @@ int jwk_import(const json_t *jwk, unsigned min_rsa_bits, jws_alg rsa_fallback, j
     }
     if (pkey == NULL)
         goto fail;
-
-    EVP_PKEY_CTX *check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-    int checked = check != NULL ? EVP_PKEY_public_check(check) : 0;
-    EVP_PKEY_CTX_free(check);
-    if (checked != 1) {
-        snprintf(why, whylen, "OpenSSL's public key check fails");
-        goto fail;
-    }
 
     const json_t *alg = json_object_get(jwk, "alg");
     jws_alg pinned = rsa ? rsa_fallback : curve_alg;

@@ -6,7 +6,7 @@
 #ifndef FHIRPAM_CORE_JWS_H
 #define FHIRPAM_CORE_JWS_H
 
-#include <fhirpam/fhirpam.h>
+#include <fhirpam/module.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
@@ -72,10 +72,10 @@ typedef int (*jws_key_fn)(void *cookie, const json_t *header, const jwk_key **ke
  * Verifies a compact JWS, strictly (jwt-verification.md §4.1 steps 2-10):
  * the base64url alphabet and exactly two dots, no empty segment, a header
  * that is a JSON object without duplicate members or deep nesting, the key
- * the callback picks, and the signature over the literal header.payload.
- * Only then is the payload decoded: *payload (malloc'd, NUL-terminated, the
- * caller frees) and *payload_len. The header is handed to the callback only.
- * Returns 0, or -1 with why filled. Thread-safe.
+ * the callback picks, and the signature over the literal header.payload. Only then is the payload
+ * decoded: *payload (malloc'd, NUL-terminated, the caller frees) and
+ * *payload_len. The header is handed to the callback only. Returns 0, or -1
+ * with why filled. Thread-safe.
  */
 int jws_compact_verify(const char *tok, size_t len, jws_key_fn select_key, void *cookie,
                        unsigned char **payload, size_t *payload_len, jws_failure *why);
@@ -103,15 +103,46 @@ void jwk_key_clear(jwk_key *key);
 bool jws_verify_key(const jwk_key *key, const unsigned char *input, size_t inlen,
                     const unsigned char *sig, size_t siglen);
 
+/* The RSA modulus sizes a key set or a proof accepts, in bits, within
+ * FHIRPAM_RSA_MIN_BITS .. FHIRPAM_RSA_MAX_BITS (module.h). */
+typedef struct jwk_limits {
+    unsigned min_rsa_bits, max_rsa_bits;
+} jwk_limits;
+
+/* The RSA public exponent's largest size in bits (see jwk_import). */
+#define JWK_RSA_MAX_E_BITS 33
+
 /*
- * Imports a public JWK (RFC 7517/7518) into out (free with jwk_key_clear): RSA (n, e; at least
- * min_rsa_bits, odd e >= 3) or EC on P-256 or P-384 (x, y of the exact size, on the curve).
- * Refused: private members, `use` other than "sig", `key_ops` without "verify", an `alg` that does
- * not suit the key, other key types. The key's algorithm is its `alg`, else rsa_fallback for RSA
- * keys, else the curve's ECDSA algorithm. Returns 0, or -1 with a sentence in why.
+ * Imports a public JWK (RFC 7517/7518) into out (free with jwk_key_clear):
+ * RSA (n, e) or EC on P-256 or P-384 (x, y of the exact size, on the curve).
+ * The one function every key goes through, from a key set file, a proof's
+ * header, or a key set fetched later: its bounds make the cost of any key
+ * small and known before anything is computed with it. For RSA: the modulus
+ * odd and of limits->min_rsa_bits to limits->max_rsa_bits, measured on its
+ * encoding before it is decoded into a number; e odd, at least 3, at most
+ * JWK_RSA_MAX_E_BITS bits; no ROCA fingerprint. There is no primality or
+ * SP 800-56B check of the modulus (EVP_PKEY_public_check): it costs
+ * milliseconds to seconds on hostile input, and a modulus that is not a
+ * product of two primes only makes signatures fail (OpenSSL's verification is
+ * safe on any odd modulus). For EC: OpenSSL's import refuses a point off the
+ * curve and the quick check the point at infinity; on these prime-order
+ * curves that is the whole public-key check. Refused: private members, `use`
+ * other than "sig", `key_ops` without "verify", an `alg` that does not suit
+ * the key, other key types. The key's algorithm is its `alg`, else
+ * rsa_fallback for RSA keys, else the curve's ECDSA algorithm. Returns 0, or
+ * -1 with a sentence in why.
  */
-int jwk_import(const json_t *jwk, unsigned min_rsa_bits, jws_alg rsa_fallback, jwk_key *out,
+int jwk_import(const json_t *jwk, const jwk_limits *limits, jws_alg rsa_fallback, jwk_key *out,
                char *why, size_t whylen);
+
+/*
+ * The members of a public JWK that its RFC 7638 thumbprint does not cover,
+ * checked as jwk_import does: no private members (d, p, q, dp, dq, qi, oth,
+ * k), `use` absent or "sig", `key_ops` absent or holding "verify". A cache of
+ * keys by thumbprint runs this on every hit, so that a key is refused the same
+ * way whether it is cached or not. Returns 0, or -1 with a sentence in why.
+ */
+int jwk_check_members(const json_t *jwk, char *why, size_t whylen);
 
 /*
  * The canonical form of a raw ECDSA signature r||s of 64 (P-256) or 96

@@ -85,9 +85,9 @@ int jwk_thumbprint(const json_t *jwk, char out[48])
 
 /*
  * Imported proof keys, by RFC 7638 thumbprint. A device signs every request
- * with the same key: importing it (EVP_PKEY_fromdata and the public-key
- * check, a point multiplication for EC) costs as much again as the
- * signature, so the key is imported once. The thumbprint is a SHA-256 of
+ * with the same key: importing it (EVP_PKEY_fromdata, and for EC the quick
+ * public-key check) costs a fair part of a verification, so the key is
+ * imported once. The thumbprint is a SHA-256 of
  * the key's members, so equal thumbprints mean equal keys. Direct-mapped,
  * entries reference-counted so that one being replaced stays valid for the
  * threads verifying with it.
@@ -201,7 +201,8 @@ static int embedded_key(void *cookie, const json_t *header, const jwk_key **key,
             return jws_refuse(why, "out_of_memory", "out of memory");
         char reason[200];
         jws_alg fallback = a >= JWS_RS256 && a <= JWS_PS512 ? a : JWS_RS256;
-        if (jwk_import(jwk, 2048, fallback, &fresh->key, reason, sizeof reason) != 0) {
+        static const jwk_limits limits = {FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_DEFAULT_MAX_BITS};
+        if (jwk_import(jwk, &limits, fallback, &fresh->key, reason, sizeof reason) != 0) {
             free(fresh);
             return jws_refuse(why, "bad_jwk", "the proof's jwk: %s", reason);
         }

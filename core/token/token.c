@@ -126,11 +126,22 @@ static int read_algorithms(token_verifier *v, const config_setting_t *group, con
 token_verifier *token_verifier_new_from_config(const config_setting_t *group, const char *file,
                                                fhirpam_error *err)
 {
-    static const char *const keys[] = {"issuer",          "audience",           "jwks",
-                                       "issuers",         "algorithms",         "leeway",
-                                       "max_ttl",         "max_token_bytes",    "require_at_jwt",
-                                       "rsa_default_alg", "min_rsa_bits",       "cache_entries",
-                                       "cache_bytes",     "unverified_binding", NULL};
+    static const char *const keys[] = {"issuer",
+                                       "audience",
+                                       "jwks",
+                                       "issuers",
+                                       "algorithms",
+                                       "leeway",
+                                       "max_ttl",
+                                       "max_token_bytes",
+                                       "require_at_jwt",
+                                       "rsa_default_alg",
+                                       "min_rsa_bits",
+                                       "max_rsa_bits",
+                                       "cache_entries",
+                                       "cache_bytes",
+                                       "unverified_binding",
+                                       NULL};
     if (config_setting_type(group) != CONFIG_TYPE_GROUP) {
         cfg_fail(err, file, group, "'token' must be a group");
         return NULL;
@@ -147,7 +158,8 @@ token_verifier *token_verifier_new_from_config(const config_setting_t *group, co
     v->leeway = DEFAULT_LEEWAY;
     v->max_ttl = DEFAULT_MAX_TTL;
     v->max_token_bytes = DEFAULT_MAX_TOKEN_BYTES;
-    long long min_rsa_bits = 2048, cache_entries = DEFAULT_CACHE_ENTRIES;
+    long long min_rsa_bits = FHIRPAM_RSA_MIN_BITS, max_rsa_bits = FHIRPAM_RSA_DEFAULT_MAX_BITS;
+    long long cache_entries = DEFAULT_CACHE_ENTRIES;
     long long cache_bytes = DEFAULT_CACHE_BYTES;
     const char *rsa_default = "RS256", *unverified_binding = "deny";
     if (cfg_check_keys(group, "token", keys, file, err) != 0 ||
@@ -156,7 +168,10 @@ token_verifier *token_verifier_new_from_config(const config_setting_t *group, co
         cfg_int(group, "max_ttl", 60, 10LL * 366 * 86400, &v->max_ttl, file, err) != 0 ||
         cfg_int(group, "max_token_bytes", 1024, 65536, &v->max_token_bytes, file, err) != 0 ||
         cfg_bool(group, "require_at_jwt", &v->require_at_jwt, file, err) != 0 ||
-        cfg_int(group, "min_rsa_bits", 2048, 16384, &min_rsa_bits, file, err) != 0 ||
+        cfg_int(group, "min_rsa_bits", FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_MAX_BITS, &min_rsa_bits,
+                file, err) != 0 ||
+        cfg_int(group, "max_rsa_bits", FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_MAX_BITS, &max_rsa_bits,
+                file, err) != 0 ||
         cfg_int(group, "cache_entries", 0, 10000000, &cache_entries, file, err) != 0 ||
         cfg_int(group, "cache_bytes", 0, 1LL << 40, &cache_bytes, file, err) != 0 ||
         cfg_string(group, "rsa_default_alg", &rsa_default, file, err) != 0 ||
@@ -172,7 +187,12 @@ token_verifier *token_verifier_new_from_config(const config_setting_t *group, co
         goto fail;
     }
 
-    jwks_policy policy = {.min_rsa_bits = (unsigned)min_rsa_bits};
+    if (min_rsa_bits > max_rsa_bits) {
+        cfg_fail(err, file, config_setting_get_member(group, "min_rsa_bits"),
+                 "'min_rsa_bits' (%lld) is over 'max_rsa_bits' (%lld)", min_rsa_bits, max_rsa_bits);
+        goto fail;
+    }
+    jwks_policy policy = {.limits = {(unsigned)min_rsa_bits, (unsigned)max_rsa_bits}};
     memcpy(policy.allowed, v->allowed, sizeof policy.allowed);
     policy.rsa_fallback = jws_alg_from_name(rsa_default, strlen(rsa_default));
     if (policy.rsa_fallback < JWS_RS256 || policy.rsa_fallback > JWS_PS512) {

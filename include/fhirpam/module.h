@@ -309,10 +309,26 @@ FHIRPAM_API void fhirpam_set_challenge(fhirpam_authz *az, const char *scheme, co
 FHIRPAM_API void fhirpam_set_dpop_nonce(fhirpam_authz *az, const char *nonce);
 
 /*
+ * RSA key sizes, in bits, that fhirpam imports from a JWKS (token.min_rsa_bits,
+ * token.max_rsa_bits) or a DPoP proof (device_trust's dpop_min_rsa_bits,
+ * dpop_max_rsa_bits): never under FHIRPAM_RSA_MIN_BITS (RFC 8725 §3.2, NIST
+ * SP 800-131A), never over FHIRPAM_RSA_MAX_BITS, at most
+ * FHIRPAM_RSA_DEFAULT_MAX_BITS unless configured. The upper bound is what
+ * bounds the cost of a hostile key: a verification costs about the square of
+ * the modulus size.
+ */
+#define FHIRPAM_RSA_MIN_BITS         2048
+#define FHIRPAM_RSA_MAX_BITS         8192
+#define FHIRPAM_RSA_DEFAULT_MAX_BITS 4096
+
+/*
  * A JWS signed by the public JWK in its own header (a DPoP proof, RFC 9449
  * §4.3): the core's strict compact-JWS parsing and signature check, with the
  * key imported from the header's `jwk` under the same rules as JWKS keys
- * (no private members, RSA >= 2048 bits, EC points on the curve) and the
+ * (no private members; RSA of FHIRPAM_RSA_MIN_BITS to
+ * FHIRPAM_RSA_DEFAULT_MAX_BITS with an odd exponent of 3 to 33 bits, checked
+ * before the key is imported, and no primality test: a key that is not a
+ * real RSA key fails the signature; EC points on the curve) and the
  * header's `alg`, which must be one of `algs` (names such as "ES256") and
  * suit the key. On success the proof is filled and 0 returned; the payload
  * is NUL-terminated, owned by the proof, freed by fhirpam_jws_proof_free.
