@@ -3,7 +3,8 @@
  * signed by the JWK in its own header) on arbitrary bytes, and the RFC 3986
  * normaliser device_trust compares `htu` with. Neither may crash, leak or
  * read out of bounds; a verified proof always has a thumbprint and a
- * payload; normalising twice changes nothing.
+ * payload, and is verified under the widest RSA key bounds too (the bounds
+ * only ever refuse more, never less); normalising twice changes nothing.
  */
 #include <fhirpam/module.h>
 #include <stdint.h>
@@ -24,6 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fhirpam_jws_verify_embedded((const char *)data, size, algs, 4, &proof, err, sizeof err) ==
         0) {
         if (proof.payload == NULL || strlen(proof.jkt) != 43)
+            abort();
+        fhirpam_jws_proof_free(&proof);
+        if (fhirpam_jws_verify_embedded_bounded((const char *)data, size, algs, 4,
+                                                FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_MAX_BITS, &proof,
+                                                err, sizeof err) != 0)
             abort();
         fhirpam_jws_proof_free(&proof);
     } else if (err[0] == '\0') {

@@ -26,7 +26,9 @@
 #include <check.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/bn.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -39,6 +41,7 @@
 
 #include "jws.h"
 #include "mint.h"
+#include "proof.h"
 #include "testutil.h"
 
 #define NOW       1800000000LL
@@ -2284,6 +2287,429 @@ START_TEST(config_symmetric_algs_refused)
 }
 END_TEST
 
+/* ======================================================================== */
+/* What a proof may cost (issue 24): every bound is checked before the key is
+ * imported or anything computed with it; a key that is not a real RSA key
+ * (a prime, a random composite) simply fails its signature; keys that fail
+ * never enter the proof-key cache. No test here measures time: each asserts
+ * where a hostile proof was stopped (its reason) and what the cache did (its
+ * counters); bench/bench_dpop.c measures the cost. */
+
+/* Primes made by `openssl prime -generate` (as an attacker would), in hex;
+ * made once in the parent process, before Check forks the tests. */
+static char *prime_2048_hex, *prime_4096_hex;
+
+static char *openssl_prime_hex(unsigned bits)
+{
+    char cmd[96], line[2048];
+    snprintf(cmd, sizeof cmd, "openssl prime -generate -bits %u -hex", bits);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL || fgets(line, sizeof line, p) == NULL || pclose(p) != 0) {
+        fprintf(stderr, "test_device_trust: '%s' failed\n", cmd);
+        abort();
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    return strdup(line);
+}
+
+static void make_primes(void)
+{
+    prime_2048_hex = openssl_prime_hex(2048);
+    prime_4096_hex = openssl_prime_hex(4096);
+}
+
+static void free_primes(void)
+{
+    free(prime_2048_hex);
+    free(prime_4096_hex);
+}
+
+static BIGNUM *bn_hex(const char *hex)
+{
+    BIGNUM *bn = NULL;
+    ck_assert_int_gt(BN_hex2bn(&bn, hex), 0);
+    return bn;
+}
+
+/* A random odd number of exactly `bits` bits: a composite (or, rarely, a
+ * prime) modulus that no one holds a private key for. */
+static BIGNUM *bn_random_modulus(int bits)
+{
+    BIGNUM *bn = BN_new();
+    ck_assert_int_eq(BN_rand(bn, bits, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD), 1);
+    return bn;
+}
+
+static char *bn_b64url(const BIGNUM *bn)
+{
+    unsigned char buf[2048];
+    int n = BN_bn2bin(bn, buf);
+    ck_assert_int_gt(n, 0);
+    return mint_b64url(buf, (size_t)n);
+}
+
+/* The RSA JWK {"kty","n","e"} of modulus n and exponent e (hex) as compact
+ * JSON. */
+static char *rsa_jwk_of(const BIGNUM *n, const char *e_hex)
+{
+    BIGNUM *e = bn_hex(e_hex);
+    char *nb = bn_b64url(n), *eb = bn_b64url(e);
+    json_t *jwk = json_pack("{s:s,s:s,s:s}", "kty", "RSA", "n", nb, "e", eb);
+    char *text = json_dumps(jwk, JSON_COMPACT);
+    json_decref(jwk);
+    free(nb);
+    free(eb);
+    BN_free(e);
+    return text;
+}
+
+/* A good proof's header and claims under alg with jwk, and a signature of
+ * siglen random bytes (the first zero, so that it is below any modulus of
+ * that length and reaches the arithmetic). */
+static char *proof_random_sig(const char *alg, const char *jwk, size_t siglen)
+{
+    char *h = header3("dpop+jwt", alg, jwk);
+    char *payload = proof_payload(&(pclaims){0});
+    char *hb = mint_b64url(h, strlen(h)), *pb = mint_b64url(payload, strlen(payload));
+    unsigned char sig[2048];
+    ck_assert_uint_le(siglen, sizeof sig);
+    ck_assert_int_eq(RAND_bytes(sig, (int)siglen), 1);
+    sig[0] = 0;
+    char *sb = mint_b64url(sig, siglen);
+    size_t n = strlen(hb) + strlen(pb) + strlen(sb) + 3;
+    char *p = malloc(n);
+    snprintf(p, n, "%s.%s.%s", hb, pb, sb);
+    free(sb);
+    free(pb);
+    free(hb);
+    free(payload);
+    free(h);
+    return p;
+}
+
+/* A refusal of the proof's signature step whose sentence contains needle. */
+static void expect_proof_refused_at(fhirpam_decision *d, const char *needle, int line)
+{
+    const char *text = fhirpam_decision_reason_text(d);
+    ck_assert_msg(text != NULL && strstr(text, needle) != NULL,
+                  "line %d: want a refusal saying '%s', got %s (%s)", line, needle,
+                  fhirpam_decision_reason(d), text ? text : "");
+    expect_refused_at(d, "dpop_signature", W_PROOF, line);
+}
+#define expect_proof_refused(d, needle) expect_proof_refused_at((d), (needle), __LINE__)
+
+/* A PS256 proof whose jwk is (n, e_hex) and whose signature is random, of
+ * siglen bytes (0: the modulus length), refused with a sentence holding
+ * needle. */
+static void expect_rsa_proof_refused_at(const BIGNUM *n, const char *e_hex, size_t siglen,
+                                        const char *needle, int line)
+{
+    char *jwk = rsa_jwk_of(n, e_hex);
+    char *p = proof_random_sig("PS256", jwk, siglen ? siglen : (size_t)BN_num_bytes(n));
+    expect_proof_refused_at(run_proof(p), needle, line);
+    free(jwk);
+}
+#define expect_rsa_proof_refused(n, e_hex, siglen, needle)                                         \
+    expect_rsa_proof_refused_at((n), (e_hex), (siglen), (needle), __LINE__)
+
+/* What reaching the signature check looks like, and stopping before it. */
+#define SIG_CHECKED "signature is not valid"
+
+/* The issue's request: any valid token sent as DPoP (an unbound one is
+ * enough) with a proof whose jwk is hostile. */
+static void open_unbound(const char *extra)
+{
+    open_with(extra);
+    token_with(NULL);
+}
+
+static proof_key_stats stats_now(void)
+{
+    proof_key_stats s;
+    proof_key_cache_stats(&s);
+    return s;
+}
+
+START_TEST(hostile_primes_fail_their_signature)
+{
+    /* Within the default bounds: imported without a primality test, then
+     * refused by the signature check, and not cached: sent again, imported
+     * again and refused again. */
+    open_unbound("");
+    BIGNUM *p4096 = bn_hex(prime_4096_hex), *p2048 = bn_hex(prime_2048_hex);
+    ck_assert_int_eq(BN_num_bits(p4096), 4096);
+    ck_assert_int_eq(BN_num_bits(p2048), 2048);
+    proof_key_stats before = stats_now();
+    expect_rsa_proof_refused(p4096, "010001", 0, SIG_CHECKED);
+    ck_assert_uint_eq(stats_now().imported, before.imported + 1);
+    expect_rsa_proof_refused(p4096, "010001", 0, SIG_CHECKED);
+    expect_rsa_proof_refused(p2048, "010001", 0, SIG_CHECKED);
+    proof_key_stats after = stats_now();
+    ck_assert_uint_eq(after.imported, before.imported + 3);
+    ck_assert_uint_eq(after.reused, before.reused);
+    ck_assert_uint_eq(after.admitted, before.admitted);
+    /* Under dpop_max_rsa_bits = 3072, the 4096-bit prime is refused for its
+     * size, before it is imported. */
+    open_unbound("dpop_max_rsa_bits = 3072;");
+    expect_rsa_proof_refused(p4096, "010001", 0, "RSA key of 4096 bits; 2048 to 3072 are accepted");
+    BN_free(p2048);
+    BN_free(p4096);
+}
+END_TEST
+
+START_TEST(hostile_composite_8176_refused_by_size)
+{
+    open_unbound("");
+    BIGNUM *n = bn_random_modulus(8176);
+    expect_rsa_proof_refused(n, "010001", 0, "RSA key of 8176 bits; 2048 to 4096 are accepted");
+    /* Raised to the ceiling, it reaches the signature and fails there. */
+    open_unbound("dpop_max_rsa_bits = 8192;");
+    expect_rsa_proof_refused(n, "010001", 0, SIG_CHECKED);
+    BN_free(n);
+}
+END_TEST
+
+START_TEST(proof_rsa_size_edges)
+{
+    static const struct {
+        const char *args;
+        int bits;
+        const char *needle;
+    } cases[] = {
+        {"", 2047, "RSA key of 2047 bits; 2048 to 4096 are accepted"},
+        {"", 2048, SIG_CHECKED},
+        {"", 3072, SIG_CHECKED},
+        {"", 4096, SIG_CHECKED},
+        {"", 4097, "RSA key of 4097 bits; 2048 to 4096 are accepted"},
+        {"", 8192, "RSA key of 8192 bits; 2048 to 4096 are accepted"},
+        {"", 8193, "RSA key of 8193 bits; 2048 to 4096 are accepted"},
+        {"", 12000, "'n' is empty or longer than"},
+        /* The configured bounds move the edges. */
+        {"dpop_min_rsa_bits = 3072; dpop_max_rsa_bits = 8192;", 3071,
+         "RSA key of 3071 bits; 3072 to 8192 are accepted"},
+        {"dpop_min_rsa_bits = 3072; dpop_max_rsa_bits = 8192;", 3072, SIG_CHECKED},
+        {"dpop_min_rsa_bits = 3072; dpop_max_rsa_bits = 8192;", 8192, SIG_CHECKED},
+        {"dpop_min_rsa_bits = 3072; dpop_max_rsa_bits = 8192;", 8193,
+         "RSA key of 8193 bits; 3072 to 8192 are accepted"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        open_unbound(cases[i].args);
+        BIGNUM *n = bn_random_modulus(cases[i].bits);
+        expect_rsa_proof_refused(n, "010001", 0, cases[i].needle);
+        BN_free(n);
+    }
+}
+END_TEST
+
+START_TEST(proof_rsa_exponent_edges)
+{
+    static const char odd_e[] = "exponent must be odd, at least 3 and at most 33 bits";
+    static const struct {
+        const char *e_hex;
+        const char *needle;
+    } cases[] = {
+        {"01", odd_e},
+        {"02", odd_e},
+        {"03", SIG_CHECKED},
+        {"010001", SIG_CHECKED},
+        {"010000", odd_e},
+        {"01FFFFFFFF", SIG_CHECKED},                                   /* 2^33 - 1: 33 bits */
+        {"0200000001", odd_e},                                         /* 34 bits */
+        {"010000000000000001", "'e' is empty or longer than 8 bytes"}, /* 2^64 + 1 */
+    };
+    open_unbound("");
+    BIGNUM *n = bn_random_modulus(2048);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_rsa_proof_refused(n, cases[i].e_hex, 0, cases[i].needle);
+    /* An exponent as long as the modulus. */
+    char *huge = bn_b64url(n);
+    char jwk[2048];
+    snprintf(jwk, sizeof jwk, "{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"%s\"}", huge, huge);
+    expect_proof_refused(run_proof(proof_random_sig("PS256", jwk, 256)), "'e' is empty or longer");
+    free(huge);
+    /* An even modulus is not an RSA key. */
+    BN_clear_bit(n, 0);
+    expect_rsa_proof_refused(n, "010001", 0, "modulus is even");
+    BN_free(n);
+}
+END_TEST
+
+START_TEST(proof_signature_length_before_import)
+{
+    /* A signature that cannot be the key's is refused before the key is
+     * imported: RSA exactly the modulus length, ES256 exactly 64 bytes. */
+    open_unbound("");
+    BIGNUM *n = bn_random_modulus(2048);
+    proof_key_stats before = stats_now();
+    expect_rsa_proof_refused(n, "010001", 255,
+                             "signature is 255 bytes; its jwk under PS256 makes 256");
+    expect_rsa_proof_refused(n, "010001", 257,
+                             "signature is 257 bytes; its jwk under PS256 makes 256");
+    expect_rsa_proof_refused(n, "010001", 512, "makes 256");
+    expect_proof_refused(run_proof(proof_random_sig("ES256", dev_jwk, 63)), "63 bytes");
+    expect_proof_refused(run_proof(proof_random_sig("ES256", dev_jwk, 65)), "65 bytes");
+    expect_proof_refused(run_proof(proof_random_sig("ES256", dev_jwk, 256)), "256 bytes");
+    ck_assert_uint_eq(stats_now().imported, before.imported);
+    /* The right length reaches the import and the signature. */
+    expect_rsa_proof_refused(n, "010001", 256, SIG_CHECKED);
+    ck_assert_uint_eq(stats_now().imported, before.imported + 1);
+    BN_free(n);
+}
+END_TEST
+
+START_TEST(flood_of_failing_keys_keeps_real_key_cached)
+{
+    /* A real client's key is cached by its first good proof. Then proofs
+     * whose keys import but whose signatures fail go by: random 2048-bit
+     * moduli aimed at the client's cache slot, more at random slots, and
+     * real EC keys signed by another key. None is cached, so none takes the
+     * client's slot, and the client's next proof finds its key (reused, not
+     * imported again). */
+    enum { AIMED = 24, RANDOM = 64, EC = 16 };
+    bound_default();
+    expect_permit(run_proof(proof(&(pclaims){0})));
+    proof_key_stats cached = stats_now();
+    size_t slot = proof_key_cache_slot(dev_jkt);
+    int aimed = 0;
+    while (aimed < AIMED) {
+        BIGNUM *n = bn_random_modulus(2048);
+        char jkt[48], *jwk = rsa_jwk_of(n, "010001");
+        json_t *parsed = json_loads(jwk, 0, NULL);
+        ck_assert_int_eq(jwk_thumbprint(parsed, jkt), 0);
+        if (proof_key_cache_slot(jkt) == slot) {
+            expect_rsa_proof_refused(n, "010001", 0, SIG_CHECKED);
+            aimed++;
+        }
+        json_decref(parsed);
+        free(jwk);
+        BN_free(n);
+    }
+    for (int i = 0; i < RANDOM; i++) {
+        BIGNUM *n = bn_random_modulus(2048);
+        expect_rsa_proof_refused(n, "010001", 0, SIG_CHECKED);
+        BN_free(n);
+    }
+    EVP_PKEY *other = mint_keygen("ES256", 0);
+    for (int i = 0; i < EC; i++) {
+        EVP_PKEY *k = mint_keygen("ES256", 0);
+        char *jwk = jwk_text(k, NULL);
+        char *h = header3("dpop+jwt", "ES256", jwk);
+        expect_proof_refused(run_proof(proof_signed(other, "ES256", h, &(pclaims){0})),
+                             SIG_CHECKED);
+        free(h);
+        free(jwk);
+        EVP_PKEY_free(k);
+    }
+    proof_key_stats flooded = stats_now();
+    ck_assert_uint_eq(flooded.imported, cached.imported + AIMED + RANDOM + EC);
+    ck_assert_uint_eq(flooded.admitted, cached.admitted);
+    expect_permit(run_proof(proof(&(pclaims){0})));
+    proof_key_stats after = stats_now();
+    ck_assert_uint_eq(after.imported, flooded.imported);
+    ck_assert_uint_eq(after.reused, flooded.reused + 1);
+    EVP_PKEY_free(other);
+}
+END_TEST
+
+START_TEST(client_key_with_bad_signature_does_not_lock_it_out)
+{
+    /* Anyone can send a client's public key (it is in every proof) with a
+     * bad signature, or with `use: "enc"`: that must not keep the client's
+     * own proofs out, as a cache of failed thumbprints would. */
+    bound_default();
+    expect_proof_refused(run_proof(proof_random_sig("ES256", dev_jwk, 64)), SIG_CHECKED);
+    char jwk[1024];
+    snprintf(jwk, sizeof jwk, "{\"use\":\"enc\",%s", dev_jwk + 1);
+    expect_proof_refused(run_proof(proof_hdr("dpop+jwt", "ES256", jwk, &(pclaims){0})), "'use'");
+    proof_key_stats before = stats_now();
+    expect_permit(run_proof(proof(&(pclaims){0})));
+    proof_key_stats after = stats_now();
+    ck_assert_uint_eq(after.imported, before.imported + 1);
+    ck_assert_uint_eq(after.admitted, before.admitted + 1);
+    expect_permit(run_proof(proof(&(pclaims){0})));
+    ck_assert_uint_eq(stats_now().reused, after.reused + 1);
+    /* With the key cached, the members outside its thumbprint are still
+     * checked: a cached key is refused as an uncached one would be. */
+    expect_proof_refused(run_proof(proof_hdr("dpop+jwt", "ES256", jwk, &(pclaims){0})), "'use'");
+    snprintf(jwk, sizeof jwk, "{\"key_ops\":[\"encrypt\"],%s", dev_jwk + 1);
+    expect_proof_refused(run_proof(proof_hdr("dpop+jwt", "ES256", jwk, &(pclaims){0})),
+                         "'key_ops'");
+}
+END_TEST
+
+START_TEST(cached_key_held_to_each_instances_bounds)
+{
+    /* The proof-key cache is shared by every instance: a 2048-bit key
+     * cached under one instance's bounds is refused by an instance whose
+     * dpop_min_rsa_bits is 3072. */
+    EVP_PKEY *rsa = mint_keygen("PS256", 2048);
+    ck_assert_ptr_nonnull(rsa);
+    char jkt[48];
+    char *jwk = jwk_text(rsa, jkt);
+    char *h = header3("dpop+jwt", "PS256", jwk);
+    open_with("");
+    token_with(jkt_cnf(jkt));
+    expect_permit(run_proof(proof_signed(rsa, "PS256", h, &(pclaims){0})));
+    proof_key_stats cached = stats_now();
+    open_with("dpop_min_rsa_bits = 3072;");
+    expect_proof_refused(run_proof(proof_signed(rsa, "PS256", h, &(pclaims){0})),
+                         "RSA key of 2048 bits; 3072 to 4096 are accepted");
+    ck_assert_uint_eq(stats_now().imported, cached.imported);
+    free(h);
+    free(jwk);
+    EVP_PKEY_free(rsa);
+}
+END_TEST
+
+START_TEST(config_rsa_bits_range)
+{
+    static const char *const bad[] = {
+        BASE_ARGS " dpop_max_rsa_bits = 16384;",
+        BASE_ARGS " dpop_max_rsa_bits = 8193;",
+        BASE_ARGS " dpop_min_rsa_bits = 1024;",
+        BASE_ARGS " dpop_min_rsa_bits = 2047;",
+        BASE_ARGS " dpop_min_rsa_bits = 4096; dpop_max_rsa_bits = 3072;",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fhirpam_error err = {{0}};
+        fhirpam_context *c = try_open(bad[i], &err);
+        ck_assert_msg(c == NULL, "loaded: %s", bad[i]);
+        ck_assert_msg(strstr(err.text, "dpop_min_rsa_bits and dpop_max_rsa_bits must be within "
+                                       "2048-8192") != NULL,
+                      "%s", err.text);
+    }
+    open_with("dpop_min_rsa_bits = 8192; dpop_max_rsa_bits = 8192;");
+    open_with("dpop_min_rsa_bits = 2048; dpop_max_rsa_bits = 2048;");
+}
+END_TEST
+
+START_TEST(sdk_bounds_outside_range_refuse)
+{
+    /* A module passing bounds outside 2048-8192 gets every proof refused. */
+    static const char *const algs[] = {"ES256"};
+    fhirpam_jws_proof p;
+    char err[256];
+    ck_assert_int_eq(fhirpam_jws_verify_embedded_bounded(rfc9449_token_proof,
+                                                         strlen(rfc9449_token_proof), algs, 1, 1024,
+                                                         4096, &p, err, sizeof err),
+                     -1);
+    ck_assert_int_eq(fhirpam_jws_verify_embedded_bounded(rfc9449_token_proof,
+                                                         strlen(rfc9449_token_proof), algs, 1, 2048,
+                                                         16384, &p, err, sizeof err),
+                     -1);
+    ck_assert_int_eq(fhirpam_jws_verify_embedded_bounded(rfc9449_token_proof,
+                                                         strlen(rfc9449_token_proof), algs, 1, 4096,
+                                                         2048, &p, err, sizeof err),
+                     -1);
+    ck_assert_msg(strstr(err, "not within 2048 to 8192") != NULL, "%s", err);
+    ck_assert_int_eq(fhirpam_jws_verify_embedded_bounded(rfc9449_token_proof,
+                                                         strlen(rfc9449_token_proof), algs, 1, 2048,
+                                                         8192, &p, err, sizeof err),
+                     0);
+    fhirpam_jws_proof_free(&p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("device_trust");
@@ -2483,6 +2909,22 @@ int main(void)
     tcase_add_test(t, posture_context_rule_without_scope_check);
     tcase_add_test(t, posture_mixed_rules_in_context);
     tcase_add_test(t, config_symmetric_algs_refused);
+    suite_add_tcase(s, t);
+
+    t = tcase_create("proof_cost");
+    tcase_add_unchecked_fixture(t, make_primes, free_primes);
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, hostile_primes_fail_their_signature);
+    tcase_add_test(t, hostile_composite_8176_refused_by_size);
+    tcase_add_test(t, proof_rsa_size_edges);
+    tcase_add_test(t, proof_rsa_exponent_edges);
+    tcase_add_test(t, proof_signature_length_before_import);
+    tcase_add_test(t, flood_of_failing_keys_keeps_real_key_cached);
+    tcase_add_test(t, client_key_with_bad_signature_does_not_lock_it_out);
+    tcase_add_test(t, cached_key_held_to_each_instances_bounds);
+    tcase_add_test(t, config_rsa_bits_range);
+    tcase_add_test(t, sdk_bounds_outside_range_refuse);
     suite_add_tcase(s, t);
 
     SRunner *sr = srunner_create(s);

@@ -242,9 +242,10 @@ static void keyset_free(keyset *ks)
 
 /* The key named by the header's kid, else the only key; the header's alg
  * must be the algorithm pinned to that key. */
-static int select_from_set(void *cookie, const json_t *header, const jwk_key **key,
+static int select_from_set(void *cookie, const json_t *header, size_t siglen, const jwk_key **key,
                            jws_failure *why)
 {
+    (void)siglen;
     const keyset *ks = cookie;
     const json_t *kid = json_object_get(header, "kid");
     const jwk_key *chosen = NULL;

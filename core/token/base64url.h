@@ -18,6 +18,13 @@ static inline size_t b64url_decoded_max(size_t len)
     return len / 4 * 3 + 2;
 }
 
+/* Bytes that len characters of strict base64url decode to (exactly), or 0
+ * for a length no strict encoding has (len % 4 == 1). */
+static inline size_t b64url_decoded_len(size_t len)
+{
+    return len % 4 == 1 ? 0 : len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
+}
+
 /* Characters needed to encode len bytes, without the terminating NUL. */
 static inline size_t b64url_encoded_len(size_t len)
 {

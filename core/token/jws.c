@@ -443,6 +443,19 @@ static bool alg_suits_kty(jws_alg alg, bool rsa, jws_alg curve_alg)
     return rsa ? is_rsa_alg(alg) : alg == curve_alg;
 }
 
+size_t jwk_signature_size(const json_t *jwk, jws_alg alg)
+{
+    if (ec_coord_size(alg) != 0)
+        return 2 * (size_t)ec_coord_size(alg);
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    const json_t *n = json_object_get(jwk, "n");
+    if (!is_rsa_alg(alg) || kty == NULL || strcmp(kty, "RSA") != 0 || !json_is_string(n))
+        return 0;
+    /* A minimal n (jwk_import refuses leading zero octets) is exactly as long
+     * as the modulus, and so as every signature it makes (RFC 8017 §8.1.2). */
+    return b64url_decoded_len(json_string_length(n));
+}
+
 int jwk_check_members(const json_t *jwk, char *why, size_t whylen)
 {
     static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
@@ -633,7 +646,7 @@ int jws_compact_verify(const char *tok, size_t len, jws_key_fn select_key, void 
     if (header == NULL)
         goto done;
     const jwk_key *key = NULL;
-    int chosen = select_key(cookie, header, &key, why);
+    int chosen = select_key(cookie, header, b64url_decoded_len(slen), &key, why);
     json_decref(header);
     if (chosen != 0)
         goto done;

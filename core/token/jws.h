@@ -63,9 +63,13 @@ int jws_refuse(jws_failure *why, const char *reason, const char *fmt, ...)
  * Chooses the key for a JWS from its parsed header, or refuses it (-1 with
  * why filled). The callback checks what its kind of token needs (alg in an
  * allow-list, typ, kid, crit...) and returns the key with its one algorithm.
+ * siglen is the length the signature segment decodes to (read from its
+ * length alone: the segment is decoded after the callback), so that a
+ * callback that imports the key from the JWS itself can refuse a signature of
+ * the wrong size before it spends anything on the key.
  */
 typedef struct jwk_key jwk_key;
-typedef int (*jws_key_fn)(void *cookie, const json_t *header, const jwk_key **key,
+typedef int (*jws_key_fn)(void *cookie, const json_t *header, size_t siglen, const jwk_key **key,
                           jws_failure *why);
 
 /*
@@ -143,6 +147,15 @@ int jwk_import(const json_t *jwk, const jwk_limits *limits, jws_alg rsa_fallback
  * way whether it is cached or not. Returns 0, or -1 with a sentence in why.
  */
 int jwk_check_members(const json_t *jwk, char *why, size_t whylen);
+
+/*
+ * The exact length a signature under alg must have with this JWK (RFC 7518
+ * §3.3-3.5: the modulus length for RS* and PS*, read from the length of `n`;
+ * twice the coordinate size for ES*), without decoding the key. 0 when the
+ * JWK does not say (a missing or malformed member, a kty that does not suit
+ * alg): jwk_import refuses such keys anyway.
+ */
+size_t jwk_signature_size(const json_t *jwk, jws_alg alg);
 
 /*
  * The canonical form of a raw ECDSA signature r||s of 64 (P-256) or 96

@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "authz.h"
 #include "base64url.h"
 #include "jws.h"
+#include "proof.h"
 
 FHIRPAM_API const char *fhirpam_request_client_cert_thumbprint(fhirpam_authz *az)
 {
@@ -87,21 +89,33 @@ int jwk_thumbprint(const json_t *jwk, char out[48])
  * Imported proof keys, by RFC 7638 thumbprint. A device signs every request
  * with the same key: importing it (EVP_PKEY_fromdata, and for EC the quick
  * public-key check) costs a fair part of a verification, so the key is
- * imported once. The thumbprint is a SHA-256 of
- * the key's members, so equal thumbprints mean equal keys. Direct-mapped,
- * entries reference-counted so that one being replaced stays valid for the
- * threads verifying with it.
+ * imported once. The thumbprint is a SHA-256 of the key's members, so equal
+ * thumbprints mean equal keys. Direct-mapped, entries reference-counted so
+ * that one being replaced stays valid for the threads verifying with it.
+ *
+ * A key enters the cache only after a signature by it has verified. Anyone
+ * can put any public key in a proof's header, so a key admitted on import
+ * alone would let a stream of proofs with made-up keys and random signatures
+ * push every real client's key out, and those keys cost nothing to make. A
+ * signature that verifies is a proof that its sender holds the private key,
+ * and a new key pair per request costs the sender what it costs us. A cache
+ * of thumbprints that failed was the other way, and a worse one: the
+ * thumbprint covers only e, kty and n (or crv, kty, x, y), so a client's
+ * own public key sent with a bad signature, or with `use: "enc"`, would
+ * lock that client out.
  */
 #define KEY_CACHE_SLOTS 256
 
 typedef struct cached_key {
     char jkt[48];
     jwk_key key;
-    int refs; /* under key_cache_lock */
+    unsigned rsa_bits; /* the modulus size of an RSA key, 0 for EC */
+    int refs;          /* under key_cache_lock */
 } cached_key;
 
 static pthread_mutex_t key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static cached_key *key_cache[KEY_CACHE_SLOTS];
+static atomic_uint_fast64_t keys_imported, keys_reused, keys_admitted;
 
 static size_t slot_of(const char *jkt)
 {
@@ -135,15 +149,20 @@ static cached_key *find_key(const char *jkt)
     return k;
 }
 
-/* Caches k (whose reference the caller keeps). */
+/* Caches k (whose reference the caller keeps), unless another thread
+ * cached the same key first. */
 static void keep_key(cached_key *k)
 {
     pthread_mutex_lock(&key_cache_lock);
     size_t slot = slot_of(k->jkt);
     cached_key *old = key_cache[slot];
-    key_cache[slot] = k;
-    k->refs++;
-    bool free_old = old != NULL && --old->refs == 0;
+    bool free_old = false;
+    if (old == NULL || strcmp(old->jkt, k->jkt) != 0) {
+        key_cache[slot] = k;
+        k->refs++;
+        free_old = old != NULL && --old->refs == 0;
+        atomic_fetch_add_explicit(&keys_admitted, 1, memory_order_relaxed);
+    }
     pthread_mutex_unlock(&key_cache_lock);
     if (free_old) {
         jwk_key_clear(&old->key);
@@ -151,15 +170,71 @@ static void keep_key(cached_key *k)
     }
 }
 
+size_t proof_key_cache_slot(const char *jkt)
+{
+    return slot_of(jkt);
+}
+
+void proof_key_cache_stats(proof_key_stats *out)
+{
+    out->imported = atomic_load_explicit(&keys_imported, memory_order_relaxed);
+    out->reused = atomic_load_explicit(&keys_reused, memory_order_relaxed);
+    out->admitted = atomic_load_explicit(&keys_admitted, memory_order_relaxed);
+}
+
 typedef struct embedded {
     const char *const *algs;
     size_t nalgs;
+    jwk_limits limits;
     fhirpam_jws_proof *proof;
     cached_key *key; /* the header's jwk, imported or from the cache */
+    bool admit;      /* imported now, to be cached once its signature verifies */
     jwk_key alt;     /* that key under another RSA algorithm */
 } embedded;
 
-static int embedded_key(void *cookie, const json_t *header, const jwk_key **key, jws_failure *why)
+static bool is_rsa(jws_alg a)
+{
+    return a >= JWS_RS256 && a <= JWS_PS512;
+}
+
+/* The key of the proof's jwk, from the cache or imported (then e->admit). */
+static int proof_key(embedded *e, const json_t *jwk, jws_alg a, jws_failure *why)
+{
+    e->key = find_key(e->proof->jkt);
+    if (e->key != NULL) {
+        /* Cached for another instance's bounds, maybe: ours hold too. */
+        unsigned bits = e->key->rsa_bits;
+        if (bits != 0 && (bits < e->limits.min_rsa_bits || bits > e->limits.max_rsa_bits))
+            return jws_refuse(why, "bad_jwk",
+                              "the proof's jwk: RSA key of %u bits; %u to %u are "
+                              "accepted",
+                              bits, e->limits.min_rsa_bits, e->limits.max_rsa_bits);
+        atomic_fetch_add_explicit(&keys_reused, 1, memory_order_relaxed);
+        return 0;
+    }
+    /* The key's algorithm is the header's (the jwk's own alg, if any, must
+     * agree), and it must suit the key type. */
+    cached_key *fresh = calloc(1, sizeof *fresh);
+    if (fresh == NULL)
+        return jws_refuse(why, "out_of_memory", "out of memory");
+    char reason[200];
+    atomic_fetch_add_explicit(&keys_imported, 1, memory_order_relaxed);
+    if (jwk_import(jwk, &e->limits, is_rsa(a) ? a : JWS_RS256, &fresh->key, reason,
+                   sizeof reason) != 0) {
+        free(fresh);
+        return jws_refuse(why, "bad_jwk", "the proof's jwk: %s", reason);
+    }
+    memcpy(fresh->jkt, e->proof->jkt, sizeof fresh->jkt);
+    fresh->rsa_bits = is_rsa(fresh->key.alg) ? (unsigned)EVP_PKEY_get_bits(fresh->key.pkey) : 0;
+    fresh->refs = 1;
+    e->key = fresh;
+    /* A key pinned by its own alg stays uncached. */
+    e->admit = !json_is_string(json_object_get(jwk, "alg"));
+    return 0;
+}
+
+static int embedded_key(void *cookie, const json_t *header, size_t siglen, const jwk_key **key,
+                        jws_failure *why)
 {
     embedded *e = cookie;
     const json_t *alg = json_object_get(header, "alg");
@@ -180,42 +255,32 @@ static int embedded_key(void *cookie, const json_t *header, const jwk_key **key,
     const json_t *jwk = json_object_get(header, "jwk");
     if (!json_is_object(jwk))
         return jws_refuse(why, "missing_jwk", "the proof's header has no jwk");
-    /* Private members are refused even for a key already cached. */
-    static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
-    for (size_t i = 0; i < sizeof private_members / sizeof *private_members; i++)
-        if (json_object_get(jwk, private_members[i]) != NULL)
-            return jws_refuse(why, "bad_jwk", "the proof's jwk has private member '%s'",
-                              private_members[i]);
+    /* Private members, `use` and `key_ops` are outside the thumbprint:
+     * refused here, so that a key already cached is refused the same way. */
+    char reason[160];
+    if (jwk_check_members(jwk, reason, sizeof reason) != 0)
+        return jws_refuse(why, "bad_jwk", "the proof's jwk %s", reason);
     const json_t *jwk_alg = json_object_get(jwk, "alg");
     if (jwk_alg != NULL &&
         !(json_is_string(jwk_alg) && strcmp(json_string_value(jwk_alg), name) == 0))
         return jws_refuse(why, "alg_key_mismatch", "the proof's alg is not its jwk's own alg");
+    /* The signature's length is the key's size (RFC 7518 §3.3-3.5), and
+     * both are known from the text: a proof whose signature cannot be the
+     * jwk's is refused before the key is imported or anything computed. */
+    size_t want = jwk_signature_size(jwk, a);
+    if (want == 0)
+        return jws_refuse(why, "alg_key_mismatch", "the proof's alg does not suit its jwk");
+    if (siglen != want)
+        return jws_refuse(why, "bad_signature",
+                          "the proof's signature is %zu bytes; its jwk under %s makes %zu", siglen,
+                          name, want);
     if (jwk_thumbprint(jwk, e->proof->jkt) != 0)
         return jws_refuse(why, "bad_jwk", "the proof's jwk is not an EC or RSA public key");
-    e->key = find_key(e->proof->jkt);
-    if (e->key == NULL) {
-        /* The key's algorithm is the header's (the jwk's own alg, if any,
-         * must agree), and it must suit the key type. */
-        cached_key *fresh = calloc(1, sizeof *fresh);
-        if (fresh == NULL)
-            return jws_refuse(why, "out_of_memory", "out of memory");
-        char reason[200];
-        jws_alg fallback = a >= JWS_RS256 && a <= JWS_PS512 ? a : JWS_RS256;
-        static const jwk_limits limits = {FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_DEFAULT_MAX_BITS};
-        if (jwk_import(jwk, &limits, fallback, &fresh->key, reason, sizeof reason) != 0) {
-            free(fresh);
-            return jws_refuse(why, "bad_jwk", "the proof's jwk: %s", reason);
-        }
-        memcpy(fresh->jkt, e->proof->jkt, sizeof fresh->jkt);
-        fresh->refs = 1;
-        if (!json_is_string(json_object_get(jwk, "alg")))
-            keep_key(fresh); /* a key pinned by its own alg stays uncached */
-        e->key = fresh;
-    }
+    if (proof_key(e, jwk, a, why) != 0)
+        return -1;
     /* The same key may sign with any algorithm that suits it (an RSA key
      * with RS256 or PS256): the header's alg must suit the key's type. */
-    bool rsa_alg = a >= JWS_RS256 && a <= JWS_PS512;
-    bool rsa_key = e->key->key.alg >= JWS_RS256 && e->key->key.alg <= JWS_PS512;
+    bool rsa_alg = is_rsa(a), rsa_key = is_rsa(e->key->key.alg);
     if (rsa_alg != rsa_key || (!rsa_alg && e->key->key.alg != a))
         return jws_refuse(why, "alg_key_mismatch", "the proof's alg does not suit its jwk");
     if (e->key->key.alg != a) {
@@ -229,20 +294,31 @@ static int embedded_key(void *cookie, const json_t *header, const jwk_key **key,
     return 0;
 }
 
-FHIRPAM_API int fhirpam_jws_verify_embedded(const char *jws, size_t len, const char *const *algs,
-                                            size_t nalgs, fhirpam_jws_proof *proof, char *err,
-                                            size_t errlen)
+FHIRPAM_API int fhirpam_jws_verify_embedded_bounded(const char *jws, size_t len,
+                                                    const char *const *algs, size_t nalgs,
+                                                    unsigned min_rsa_bits, unsigned max_rsa_bits,
+                                                    fhirpam_jws_proof *proof, char *err,
+                                                    size_t errlen)
 {
     memset(proof, 0, sizeof *proof);
     if (jws == NULL || len > 8192) {
         snprintf(err, errlen, "the proof is missing or longer than 8192 bytes");
         return -1;
     }
-    embedded e = {algs, nalgs, proof, NULL, {NULL, JWS_ALG_INVALID, NULL}};
+    if (min_rsa_bits < FHIRPAM_RSA_MIN_BITS || max_rsa_bits > FHIRPAM_RSA_MAX_BITS ||
+        min_rsa_bits > max_rsa_bits) {
+        snprintf(err, errlen, "RSA proof key sizes %u to %u are not within %d to %d", min_rsa_bits,
+                 max_rsa_bits, FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_MAX_BITS);
+        return -1;
+    }
+    embedded e = {algs, nalgs, {min_rsa_bits, max_rsa_bits}, proof,
+                  NULL, false, {NULL, JWS_ALG_INVALID, NULL}};
     jws_failure why;
     unsigned char *payload = NULL;
     size_t plen = 0;
     int rc = jws_compact_verify(jws, len, embedded_key, &e, &payload, &plen, &why);
+    if (rc == 0 && e.admit)
+        keep_key(e.key);
     release_key(e.key);
     if (rc != 0) {
         snprintf(err, errlen, "%s", why.text);
@@ -251,6 +327,14 @@ FHIRPAM_API int fhirpam_jws_verify_embedded(const char *jws, size_t len, const c
     proof->payload = (char *)payload;
     proof->payload_len = plen;
     return 0;
+}
+
+FHIRPAM_API int fhirpam_jws_verify_embedded(const char *jws, size_t len, const char *const *algs,
+                                            size_t nalgs, fhirpam_jws_proof *proof, char *err,
+                                            size_t errlen)
+{
+    return fhirpam_jws_verify_embedded_bounded(jws, len, algs, nalgs, FHIRPAM_RSA_MIN_BITS,
+                                               FHIRPAM_RSA_DEFAULT_MAX_BITS, proof, err, errlen);
 }
 
 FHIRPAM_API void fhirpam_jws_proof_free(fhirpam_jws_proof *proof)

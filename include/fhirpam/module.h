@@ -325,14 +325,19 @@ FHIRPAM_API void fhirpam_set_dpop_nonce(fhirpam_authz *az, const char *nonce);
  * A JWS signed by the public JWK in its own header (a DPoP proof, RFC 9449
  * §4.3): the core's strict compact-JWS parsing and signature check, with the
  * key imported from the header's `jwk` under the same rules as JWKS keys
- * (no private members; RSA of FHIRPAM_RSA_MIN_BITS to
- * FHIRPAM_RSA_DEFAULT_MAX_BITS with an odd exponent of 3 to 33 bits, checked
- * before the key is imported, and no primality test: a key that is not a
- * real RSA key fails the signature; EC points on the curve) and the
- * header's `alg`, which must be one of `algs` (names such as "ES256") and
- * suit the key. On success the proof is filled and 0 returned; the payload
- * is NUL-terminated, owned by the proof, freed by fhirpam_jws_proof_free.
- * On failure -1 and a sentence in err. Thread-safe.
+ * (no private members; RSA of min_rsa_bits to max_rsa_bits with an odd
+ * exponent of 3 to 33 bits; EC points on the curve) and the header's `alg`,
+ * which must be one of `algs` (names such as "ES256") and suit the key.
+ * Every bound is checked before the key is imported, and the signature's
+ * length against the key before any arithmetic; there is no primality test:
+ * a key that is not a real RSA key fails the signature. A key is kept in the
+ * core's proof-key cache only once a signature by it has verified.
+ * fhirpam_jws_verify_embedded is the _bounded form with FHIRPAM_RSA_MIN_BITS
+ * and FHIRPAM_RSA_DEFAULT_MAX_BITS; bounds outside FHIRPAM_RSA_MIN_BITS ..
+ * FHIRPAM_RSA_MAX_BITS, or min over max, refuse every proof. On success the
+ * proof is filled and 0 returned; the payload is NUL-terminated, owned by the
+ * proof, freed by fhirpam_jws_proof_free. On failure -1 and a sentence in
+ * err. Thread-safe.
  */
 typedef struct fhirpam_jws_proof {
     char alg[8];
@@ -345,6 +350,11 @@ typedef struct fhirpam_jws_proof {
 FHIRPAM_API int fhirpam_jws_verify_embedded(const char *jws, size_t len, const char *const *algs,
                                             size_t nalgs, fhirpam_jws_proof *proof, char *err,
                                             size_t errlen);
+FHIRPAM_API int fhirpam_jws_verify_embedded_bounded(const char *jws, size_t len,
+                                                    const char *const *algs, size_t nalgs,
+                                                    unsigned min_rsa_bits, unsigned max_rsa_bits,
+                                                    fhirpam_jws_proof *proof, char *err,
+                                                    size_t errlen);
 FHIRPAM_API void fhirpam_jws_proof_free(fhirpam_jws_proof *proof);
 
 /*

@@ -27,12 +27,21 @@
 #define MAX_POSTURE  16
 #define NONCE_BUCKET 60 /* seconds a server nonce stays current */
 
+/* The RSA key size bounds of module.h, as text for the argument table. */
+#define TEXT_OF_(x)    #x
+#define TEXT_OF(x)     TEXT_OF_(x)
+#define RSA_BITS_RANGE TEXT_OF(FHIRPAM_RSA_MIN_BITS) "-" TEXT_OF(FHIRPAM_RSA_MAX_BITS)
+
 static const fhirpam_arg_spec device_trust_args[] = {
     {"bind", FHIRPAM_ARG_STRING, "any", "any | mtls | dpop: the binding a bound token must use"},
     {"require_binding", FHIRPAM_ARG_BOOL, "false", "deny tokens without cnf"},
     {"public_base", FHIRPAM_ARG_STRING, NULL,
      "the public base URL requests reach this server by (for DPoP htu)"},
     {"dpop_algs", FHIRPAM_ARG_LIST, "[\"ES256\", \"PS256\"]", "proof algorithms accepted"},
+    {"dpop_min_rsa_bits", FHIRPAM_ARG_INT, TEXT_OF(FHIRPAM_RSA_MIN_BITS),
+     "smallest RSA proof key, in bits (" RSA_BITS_RANGE ")"},
+    {"dpop_max_rsa_bits", FHIRPAM_ARG_INT, TEXT_OF(FHIRPAM_RSA_DEFAULT_MAX_BITS),
+     "largest RSA proof key, in bits (" RSA_BITS_RANGE "): bounds what a hostile key costs"},
     {"dpop_window", FHIRPAM_ARG_INT, "60", "seconds a proof stays acceptable after its iat"},
     {"dpop_skew", FHIRPAM_ARG_INT, "5", "seconds a proof's iat may lie in the future"},
     {"use_dpop_nonce", FHIRPAM_ARG_BOOL, "false", "require server nonces in DPoP proofs"},
@@ -56,6 +65,7 @@ typedef struct device_trust {
     char public_base[512]; /* normalised, without a trailing '/' */
     char *algs[MAX_ALGS];
     size_t nalgs;
+    unsigned min_rsa_bits, max_rsa_bits; /* of proof keys */
     int64_t window, skew;
     replay_cache_ops replay;
     unsigned char nonce_key[32];
@@ -131,6 +141,16 @@ static int device_trust_open(const fhirpam_args *args, void **instance, fhirpam_
                                "(64-100000000) out of range");
         goto fail;
     }
+    int64_t min_bits = fhirpam_args_int(args, "dpop_min_rsa_bits", FHIRPAM_RSA_MIN_BITS);
+    int64_t max_bits = fhirpam_args_int(args, "dpop_max_rsa_bits", FHIRPAM_RSA_DEFAULT_MAX_BITS);
+    if (min_bits < FHIRPAM_RSA_MIN_BITS || max_bits > FHIRPAM_RSA_MAX_BITS || min_bits > max_bits) {
+        fhirpam_error_set(err, "%s",
+                          "dpop_min_rsa_bits and dpop_max_rsa_bits must be within " RSA_BITS_RANGE
+                          ", the minimum not over the maximum");
+        goto fail;
+    }
+    dt->min_rsa_bits = (unsigned)min_bits;
+    dt->max_rsa_bits = (unsigned)max_bits;
     const char *base = fhirpam_args_string(args, "public_base", NULL);
     if (base != NULL) {
         if (uri_normalize(base, dt->public_base, sizeof dt->public_base) != 0 ||
@@ -249,8 +269,9 @@ static fhirpam_code check_dpop(device_trust *dt, fhirpam_authz *az, const char *
     const char *jws = fhirpam_request_header(az, "DPoP", 0);
     fhirpam_jws_proof proof;
     char why[256];
-    if (fhirpam_jws_verify_embedded(jws, strlen(jws), (const char *const *)dt->algs, dt->nalgs,
-                                    &proof, why, sizeof why) != 0)
+    if (fhirpam_jws_verify_embedded_bounded(jws, strlen(jws), (const char *const *)dt->algs,
+                                            dt->nalgs, dt->min_rsa_bits, dt->max_rsa_bits, &proof,
+                                            why, sizeof why) != 0)
         return refuse(az, "DPoP", "invalid_dpop_proof", "dpop_signature", why);
     fhirpam_code code = FHIRPAM_SUCCESS;
     json_t *claims = json_loadb(proof.payload, proof.payload_len, JSON_REJECT_DUPLICATES, NULL);
