@@ -98,6 +98,7 @@ typedef struct proof_case {
     size_t nproofs, next;
     bool permit;
     long long now;
+    const char *refused_at; /* a refusal's sentence holds this (NULL: any) */
 } proof_case;
 
 static void one_proof(void *arg)
@@ -111,6 +112,11 @@ static void one_proof(void *arg)
     if (d == NULL || fhirpam_decision_permitted(d) != c->permit) {
         fprintf(stderr, "bench: unexpected %s: %s\n", c->permit ? "deny" : "permit",
                 d ? fhirpam_decision_reason_text(d) : "");
+        exit(1);
+    }
+    const char *text = fhirpam_decision_reason_text(d);
+    if (c->refused_at != NULL && (text == NULL || strstr(text, c->refused_at) == NULL)) {
+        fprintf(stderr, "bench: refused at '%s', not '%s'\n", text ? text : "", c->refused_at);
         exit(1);
     }
     fhirpam_decision_free(d);
@@ -127,12 +133,37 @@ static char *bn_text(const BIGNUM *bn)
 
 /* A proof for GET Patient/123 at now under PS256 whose jwk has modulus n and
  * exponent e and whose signature is random (below n, so that it reaches the
- * arithmetic). */
-static char *hostile_proof(const BIGNUM *n, const BIGNUM *e, const char *ath, long long now)
+ * arithmetic), and the "DPoP <token>" it is sent with: a token bound to the
+ * proof's own key when bound_to_it (the worst case: an attacker whose
+ * authorization server bound a token to a key of their making), else
+ * other_auth (a token unbound or bound to another key, whose ath is
+ * other_ath). Both malloc'd into *proof and *auth. */
+static void hostile_proof(const bench_issuer *is, const BIGNUM *n, const BIGNUM *e,
+                          bool bound_to_it, const char *other_auth, const char *other_ath,
+                          long long now, char **proof, char **auth)
 {
     char *nb = bn_text(n), *eb = bn_text(e);
-    json_t *header = json_pack("{s:s,s:s,s:{s:s,s:s,s:s}}", "typ", "dpop+jwt", "alg", "PS256",
-                               "jwk", "kty", "RSA", "e", eb, "n", nb);
+    json_t *jwk = json_pack("{s:s,s:s,s:s}", "e", eb, "kty", "RSA", "n", nb);
+    char *canon = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS); /* RFC 7638 */
+    char ath[48];
+    if (bound_to_it) {
+        char jkt[48], claims[512];
+        sha256_b64url(canon, jkt);
+        snprintf(claims, sizeof claims,
+                 "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"u\",\"iat\":%lld,"
+                 "\"exp\":%lld,\"cnf\":{\"jkt\":\"%s\"}}",
+                 now - 10, now + 3590, jkt);
+        char *token = bench_issuer_token(is, claims);
+        size_t alen = strlen(token) + 6;
+        *auth = malloc(alen);
+        snprintf(*auth, alen, "DPoP %s", token);
+        sha256_b64url(token, ath);
+        free(token);
+    } else {
+        *auth = strdup(other_auth);
+        snprintf(ath, sizeof ath, "%s", other_ath);
+    }
+    json_t *header = json_pack("{s:s,s:s,s:O}", "typ", "dpop+jwt", "alg", "PS256", "jwk", jwk);
     char *htext = json_dumps(header, JSON_COMPACT);
     char payload[512];
     snprintf(payload, sizeof payload,
@@ -146,16 +177,17 @@ static char *hostile_proof(const BIGNUM *n, const BIGNUM *e, const char *ath, lo
     sig[0] = 0;
     char *sb = mint_b64url(sig, siglen);
     size_t len = strlen(hb) + strlen(pb) + strlen(sb) + 3;
-    char *proof = malloc(len);
-    snprintf(proof, len, "%s.%s.%s", hb, pb, sb);
+    *proof = malloc(len);
+    snprintf(*proof, len, "%s.%s.%s", hb, pb, sb);
     free(sb);
     free(pb);
     free(hb);
     free(htext);
     json_decref(header);
+    free(canon);
+    json_decref(jwk);
     free(eb);
     free(nb);
-    return proof;
 }
 
 static BIGNUM *random_modulus(int bits)
@@ -284,7 +316,8 @@ static void bench_proof_cost(void)
     proof_key_cache_stats(&before);
     double fresh_rate = 0;
     for (int round = 0; round < ROUNDS; round++) {
-        proof_case c = {ctx, bound_auth, fresh + round * FRESH_PROOFS, FRESH_PROOFS, 0, true, now};
+        proof_case c = {ctx, bound_auth, fresh + round * FRESH_PROOFS, FRESH_PROOFS, 0, true,
+                        now, NULL};
         double start = bench_now();
         for (int i = 0; i < FRESH_PROOFS; i++)
             one_proof(&c);
@@ -311,7 +344,9 @@ static void bench_proof_cost(void)
              fresh_rate / check_rate);
     bench_row("device_trust: fresh RSA-2048 key, valid PS256 proof", fresh_rate, 1.0, note);
 
-    /* The hostile keys, each with a random signature of its modulus' size. */
+    /* The hostile keys, each with a random signature of its modulus' size:
+     * each row checks where its proof was refused. */
+#define SIGNATURE_FAILED "signature is not valid"
     BIGNUM *prime = BN_new(), *f4 = BN_new(), *e33 = BN_new();
     BN_generate_prime_ex(prime, 4096, 0, NULL, NULL, NULL);
     BN_set_word(f4, 65537);
@@ -321,29 +356,46 @@ static void bench_proof_cost(void)
     BIGNUM *c4096 = random_modulus(4096), *c8176 = random_modulus(8176);
     BIGNUM *c8192 = random_modulus(8192);
     BIGNUM *e_huge = random_modulus(64);
+    /* Each hostile key is sent with a token bound to it, the worst case: a
+     * proof by any other key (the issue's request: any valid token, an
+     * unbound one sent as DPoP) is refused on its thumbprint, the last two
+     * rows. */
     struct {
         const char *name;
         fhirpam_context *ctx;
         const BIGNUM *n, *e;
-        const char *stop;
+        const char *auth; /* NULL: a token bound to the hostile key */
+        const char *stop, *sentence;
     } hostile[] = {
-        {"device_trust: hostile 4096-bit prime modulus, e 65537", ctx, prime, f4, "signature"},
-        {"device_trust: hostile 4096-bit composite, e 2^33-1", ctx, c4096, e33, "signature"},
-        {"device_trust: hostile 8176-bit composite, e 65537", ctx, c8176, f4, "its size"},
-        {"device_trust: hostile 4096-bit composite, 64-bit e", ctx, c4096, e_huge, "its e"},
-        {"device_trust: hostile 8192-bit composite, e 2^33-1, max 8192", ceiling, c8192, e33,
-         "signature"},
+        {"device_trust: hostile 4096-bit prime modulus, e 65537", ctx, prime, f4, NULL, "signature",
+         SIGNATURE_FAILED},
+        {"device_trust: hostile 4096-bit composite, e 2^33-1", ctx, c4096, e33, NULL, "signature",
+         SIGNATURE_FAILED},
+        {"device_trust: hostile 8176-bit composite, e 65537", ctx, c8176, f4, NULL, "its size",
+         "RSA key of 8176 bits"},
+        {"device_trust: hostile 4096-bit composite, 64-bit e", ctx, c4096, e_huge, NULL, "its e",
+         "'e' is empty or longer"},
+        {"device_trust: hostile 8192-bit composite, e 2^33-1, max 8192", ceiling, c8192, e33, NULL,
+         "signature", SIGNATURE_FAILED},
+        {"device_trust: hostile 8192-bit composite, unbound token, max 8192", ceiling, c8192, e33,
+         unbound_auth, "the binding", "no cnf.jkt"},
+        {"device_trust: hostile 8192-bit composite, other key's token, max 8192", ceiling, c8192,
+         e33, bound_auth, "the binding", "not the key the token is bound to"},
     };
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
-        char *p = hostile_proof(hostile[i].n, hostile[i].e, unbound_ath, now);
-        proof_case c = {hostile[i].ctx, unbound_auth, &p, 1, 0, false, now};
+        char *p, *auth;
+        hostile_proof(&is, hostile[i].n, hostile[i].e, hostile[i].auth == NULL, hostile[i].auth,
+                      hostile[i].auth == bound_auth ? bound_ath : unbound_ath, now, &p, &auth);
+        proof_case c = {hostile[i].ctx, auth, &p, 1, 0, false, now, hostile[i].sentence};
         double rate = bench_best_rate(one_proof, &c);
         snprintf(note, sizeof note, "%.2fx the fresh RSA-2048 proof; refused at %s",
                  fresh_rate / rate, hostile[i].stop);
         bench_row(hostile[i].name, rate, 1.0, note);
+        free(auth);
         free(p);
     }
 
+#undef SIGNATURE_FAILED
     BN_free(e_huge);
     BN_free(c8192);
     BN_free(c8176);

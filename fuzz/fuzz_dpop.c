@@ -4,7 +4,8 @@
  * normaliser device_trust compares `htu` with. Neither may crash, leak or
  * read out of bounds; a verified proof always has a thumbprint and a
  * payload, and is verified under the widest RSA key bounds too (the bounds
- * only ever refuse more, never less); normalising twice changes nothing.
+ * only ever refuse more, never less), and refused as by the wrong key when
+ * bound to any other thumbprint; normalising twice changes nothing.
  */
 #include <fhirpam/module.h>
 #include <stdint.h>
@@ -26,12 +27,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         0) {
         if (proof.payload == NULL || strlen(proof.jkt) != 43)
             abort();
+        char jkt[sizeof proof.jkt];
+        memcpy(jkt, proof.jkt, sizeof jkt);
         fhirpam_jws_proof_free(&proof);
-        if (fhirpam_jws_verify_embedded_bounded((const char *)data, size, algs, 4,
-                                                FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_MAX_BITS, &proof,
-                                                err, sizeof err) != 0)
+        fhirpam_proof_rules widest = {algs, 4, FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_MAX_BITS, jkt};
+        if (fhirpam_jws_verify_proof((const char *)data, size, &widest, &proof, err, sizeof err) !=
+            0)
             abort();
         fhirpam_jws_proof_free(&proof);
+        /* Bound to another key, the same proof is refused as by the wrong
+         * key, and its thumbprint still reported. */
+        jkt[0] = jkt[0] == 'A' ? 'B' : 'A';
+        if (fhirpam_jws_verify_proof((const char *)data, size, &widest, &proof, err, sizeof err) !=
+                FHIRPAM_PROOF_WRONG_KEY ||
+            strlen(proof.jkt) != 43 || proof.payload != NULL)
+            abort();
     } else if (err[0] == '\0') {
         abort();
     }

@@ -228,6 +228,21 @@ static void bound_default(void)
     token_with(jkt_cnf(dev_jkt));
 }
 
+/* tok: a token bound to the key of jwk (JSON text). A hostile key reaches
+ * the key's bounds and its signature only with a token bound to it (a proof
+ * by any other key is refused on its thumbprint), so these tests send each
+ * with one: the worst case, an attacker whose authorization server bound a
+ * token to a key of their making. Used by the tests of issue 24 below. */
+static void bind_token_to(const char *jwk)
+{
+    json_t *parsed = json_loads(jwk, 0, NULL);
+    char jkt[48];
+    ck_assert_ptr_nonnull(parsed);
+    ck_assert_int_eq(jwk_thumbprint(parsed, jkt), 0);
+    json_decref(parsed);
+    token_with(jkt_cnf(jkt));
+}
+
 /* "scheme tok" in one of two rotating buffers. */
 static const char *auth(const char *scheme)
 {
@@ -1323,6 +1338,7 @@ START_TEST(jwk_point_not_on_curve)
     json_t *mine = json_loads(dev_jwk, 0, NULL), *other = mint_public_jwk(k, "o", NULL);
     json_object_set(mine, "y", json_object_get(other, "y"));
     char *jwk = json_dumps(mine, JSON_COMPACT);
+    bind_token_to(jwk); /* so that the point reaches the import */
     expect_refused(run_proof(proof_hdr("dpop+jwt", "ES256", jwk, &(pclaims){0})), "dpop_signature",
                    W_PROOF);
     free(jwk);
@@ -1876,14 +1892,19 @@ START_TEST(order_iat_before_ath)
 }
 END_TEST
 
-START_TEST(order_ath_before_binding)
+START_TEST(order_binding_before_claims)
 {
+    /* The binding is decided on the proof's header, before its signature
+     * and its claims (issue 24: nothing a sender chose is computed with
+     * before the cheap checks): a proof by another key with a bad ath and a
+     * stale iat is refused for its key. */
     open_with("");
     EVP_PKEY *k = mint_keygen("ES256", 0);
     char other[48];
     char *jwk = jwk_text(k, other);
     token_with(jkt_cnf(other));
-    expect_refused(run_proof(proof(&(pclaims){.ath = "AAAA"})), "dpop_ath", W_PROOF);
+    expect_refused(run_proof(proof(&(pclaims){.ath = "AAAA", .iat = "1562262618"})), "dpop_binding",
+                   W_DTOKEN);
     free(jwk);
     EVP_PKEY_free(k);
 }
@@ -2405,6 +2426,7 @@ static void expect_rsa_proof_refused_at(const BIGNUM *n, const char *e_hex, size
                                         const char *needle, int line)
 {
     char *jwk = rsa_jwk_of(n, e_hex);
+    bind_token_to(jwk);
     char *p = proof_random_sig("PS256", jwk, siglen ? siglen : (size_t)BN_num_bytes(n));
     expect_proof_refused_at(run_proof(p), needle, line);
     free(jwk);
@@ -2414,14 +2436,6 @@ static void expect_rsa_proof_refused_at(const BIGNUM *n, const char *e_hex, size
 
 /* What reaching the signature check looks like, and stopping before it. */
 #define SIG_CHECKED "signature is not valid"
-
-/* The issue's request: any valid token sent as DPoP (an unbound one is
- * enough) with a proof whose jwk is hostile. */
-static void open_unbound(const char *extra)
-{
-    open_with(extra);
-    token_with(NULL);
-}
 
 static proof_key_stats stats_now(void)
 {
@@ -2435,7 +2449,7 @@ START_TEST(hostile_primes_fail_their_signature)
     /* Within the default bounds: imported without a primality test, then
      * refused by the signature check, and not cached: sent again, imported
      * again and refused again. */
-    open_unbound("");
+    open_with("");
     BIGNUM *p4096 = bn_hex(prime_4096_hex), *p2048 = bn_hex(prime_2048_hex);
     ck_assert_int_eq(BN_num_bits(p4096), 4096);
     ck_assert_int_eq(BN_num_bits(p2048), 2048);
@@ -2450,7 +2464,7 @@ START_TEST(hostile_primes_fail_their_signature)
     ck_assert_uint_eq(after.admitted, before.admitted);
     /* Under dpop_max_rsa_bits = 3072, the 4096-bit prime is refused for its
      * size, before it is imported. */
-    open_unbound("dpop_max_rsa_bits = 3072;");
+    open_with("dpop_max_rsa_bits = 3072;");
     expect_rsa_proof_refused(p4096, "010001", 0, "RSA key of 4096 bits; 2048 to 3072 are accepted");
     BN_free(p2048);
     BN_free(p4096);
@@ -2459,11 +2473,11 @@ END_TEST
 
 START_TEST(hostile_composite_8176_refused_by_size)
 {
-    open_unbound("");
+    open_with("");
     BIGNUM *n = bn_random_modulus(8176);
     expect_rsa_proof_refused(n, "010001", 0, "RSA key of 8176 bits; 2048 to 4096 are accepted");
     /* Raised to the ceiling, it reaches the signature and fails there. */
-    open_unbound("dpop_max_rsa_bits = 8192;");
+    open_with("dpop_max_rsa_bits = 8192;");
     expect_rsa_proof_refused(n, "010001", 0, SIG_CHECKED);
     BN_free(n);
 }
@@ -2493,7 +2507,7 @@ START_TEST(proof_rsa_size_edges)
          "RSA key of 8193 bits; 3072 to 8192 are accepted"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        open_unbound(cases[i].args);
+        open_with(cases[i].args);
         BIGNUM *n = bn_random_modulus(cases[i].bits);
         expect_rsa_proof_refused(n, "010001", 0, cases[i].needle);
         BN_free(n);
@@ -2517,7 +2531,7 @@ START_TEST(proof_rsa_exponent_edges)
         {"0200000001", odd_e},                                         /* 34 bits */
         {"010000000000000001", "'e' is empty or longer than 8 bytes"}, /* 2^64 + 1 */
     };
-    open_unbound("");
+    open_with("");
     BIGNUM *n = bn_random_modulus(2048);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_rsa_proof_refused(n, cases[i].e_hex, 0, cases[i].needle);
@@ -2525,6 +2539,7 @@ START_TEST(proof_rsa_exponent_edges)
     char *huge = bn_b64url(n);
     char jwk[2048];
     snprintf(jwk, sizeof jwk, "{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"%s\"}", huge, huge);
+    bind_token_to(jwk);
     expect_proof_refused(run_proof(proof_random_sig("PS256", jwk, 256)), "'e' is empty or longer");
     free(huge);
     /* An even modulus is not an RSA key. */
@@ -2538,7 +2553,7 @@ START_TEST(proof_signature_length_before_import)
 {
     /* A signature that cannot be the key's is refused before the key is
      * imported: RSA exactly the modulus length, ES256 exactly 64 bytes. */
-    open_unbound("");
+    open_with("");
     BIGNUM *n = bn_random_modulus(2048);
     proof_key_stats before = stats_now();
     expect_rsa_proof_refused(n, "010001", 255,
@@ -2546,6 +2561,7 @@ START_TEST(proof_signature_length_before_import)
     expect_rsa_proof_refused(n, "010001", 257,
                              "signature is 257 bytes; its jwk under PS256 makes 256");
     expect_rsa_proof_refused(n, "010001", 512, "makes 256");
+    token_with(jkt_cnf(dev_jkt));
     expect_proof_refused(run_proof(proof_random_sig("ES256", dev_jwk, 63)), "63 bytes");
     expect_proof_refused(run_proof(proof_random_sig("ES256", dev_jwk, 65)), "65 bytes");
     expect_proof_refused(run_proof(proof_random_sig("ES256", dev_jwk, 256)), "256 bytes");
@@ -2593,6 +2609,7 @@ START_TEST(flood_of_failing_keys_keeps_real_key_cached)
     for (int i = 0; i < EC; i++) {
         EVP_PKEY *k = mint_keygen("ES256", 0);
         char *jwk = jwk_text(k, NULL);
+        bind_token_to(jwk);
         char *h = header3("dpop+jwt", "ES256", jwk);
         expect_proof_refused(run_proof(proof_signed(other, "ES256", h, &(pclaims){0})),
                              SIG_CHECKED);
@@ -2603,6 +2620,7 @@ START_TEST(flood_of_failing_keys_keeps_real_key_cached)
     proof_key_stats flooded = stats_now();
     ck_assert_uint_eq(flooded.imported, cached.imported + AIMED + RANDOM + EC);
     ck_assert_uint_eq(flooded.admitted, cached.admitted);
+    token_with(jkt_cnf(dev_jkt));
     expect_permit(run_proof(proof(&(pclaims){0})));
     proof_key_stats after = stats_now();
     ck_assert_uint_eq(after.imported, flooded.imported);
@@ -2683,30 +2701,125 @@ START_TEST(config_rsa_bits_range)
 }
 END_TEST
 
+/* fhirpam_jws_verify_proof on the RFC 9449 example proof under rules. */
+static int verify_rfc9449(unsigned min_bits, unsigned max_bits, const char *jkt,
+                          fhirpam_jws_proof *p, char *err, size_t errlen)
+{
+    static const char *const algs[] = {"ES256"};
+    const fhirpam_proof_rules rules = {algs, 1, min_bits, max_bits, jkt};
+    return fhirpam_jws_verify_proof(rfc9449_token_proof, strlen(rfc9449_token_proof), &rules, p,
+                                    err, errlen);
+}
+
 START_TEST(sdk_bounds_outside_range_refuse)
 {
     /* A module passing bounds outside 2048-8192 gets every proof refused. */
-    static const char *const algs[] = {"ES256"};
     fhirpam_jws_proof p;
     char err[256];
-    ck_assert_int_eq(fhirpam_jws_verify_embedded_bounded(rfc9449_token_proof,
-                                                         strlen(rfc9449_token_proof), algs, 1, 1024,
-                                                         4096, &p, err, sizeof err),
-                     -1);
-    ck_assert_int_eq(fhirpam_jws_verify_embedded_bounded(rfc9449_token_proof,
-                                                         strlen(rfc9449_token_proof), algs, 1, 2048,
-                                                         16384, &p, err, sizeof err),
-                     -1);
-    ck_assert_int_eq(fhirpam_jws_verify_embedded_bounded(rfc9449_token_proof,
-                                                         strlen(rfc9449_token_proof), algs, 1, 4096,
-                                                         2048, &p, err, sizeof err),
-                     -1);
+    ck_assert_int_eq(verify_rfc9449(1024, 4096, NULL, &p, err, sizeof err), -1);
+    ck_assert_int_eq(verify_rfc9449(2048, 16384, NULL, &p, err, sizeof err), -1);
+    ck_assert_int_eq(verify_rfc9449(4096, 2048, NULL, &p, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "not within 2048 to 8192") != NULL, "%s", err);
-    ck_assert_int_eq(fhirpam_jws_verify_embedded_bounded(rfc9449_token_proof,
-                                                         strlen(rfc9449_token_proof), algs, 1, 2048,
-                                                         8192, &p, err, sizeof err),
-                     0);
+    ck_assert_int_eq(verify_rfc9449(2048, 8192, NULL, &p, err, sizeof err), 0);
     fhirpam_jws_proof_free(&p);
+}
+END_TEST
+
+START_TEST(sdk_proof_by_the_bound_key_only)
+{
+    /* With rules.jkt, a proof by that key verifies; by any other key it is
+     * FHIRPAM_PROOF_WRONG_KEY, with its thumbprint reported, decided before
+     * the key is imported or looked up. */
+    static const char example_jkt[] = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    fhirpam_jws_proof p;
+    char err[256];
+    ck_assert_int_eq(verify_rfc9449(2048, 4096, example_jkt, &p, err, sizeof err), 0);
+    ck_assert_str_eq(p.jkt, example_jkt);
+    fhirpam_jws_proof_free(&p);
+    proof_key_stats before;
+    proof_key_cache_stats(&before);
+    ck_assert_int_eq(verify_rfc9449(2048, 4096, dev_jkt, &p, err, sizeof err),
+                     FHIRPAM_PROOF_WRONG_KEY);
+    ck_assert_str_eq(p.jkt, example_jkt);
+    ck_assert_ptr_null(p.payload);
+    ck_assert_msg(strstr(err, "not the key the token is bound to") != NULL, "%s", err);
+    /* The thumbprint is compared whole: one character off, or a prefix. */
+    char near[48];
+    snprintf(near, sizeof near, "%.42s", example_jkt);
+    ck_assert_int_eq(verify_rfc9449(2048, 4096, near, &p, err, sizeof err),
+                     FHIRPAM_PROOF_WRONG_KEY);
+    near[41] ^= 1;
+    snprintf(near + 42, sizeof near - 42, "I");
+    ck_assert_int_eq(verify_rfc9449(2048, 4096, near, &p, err, sizeof err),
+                     FHIRPAM_PROOF_WRONG_KEY);
+    proof_key_stats after;
+    proof_key_cache_stats(&after);
+    ck_assert_uint_eq(after.imported, before.imported);
+    ck_assert_uint_eq(after.reused, before.reused);
+    /* A proof that is not a JWS at all is -1, not a wrong key. */
+    static const char *const algs[] = {"ES256"};
+    const fhirpam_proof_rules rules = {algs, 1, 2048, 4096, example_jkt};
+    ck_assert_int_eq(fhirpam_jws_verify_proof("a.b", 3, &rules, &p, err, sizeof err), -1);
+}
+END_TEST
+
+/* The issue's request was any valid token sent as DPoP (an unbound one was
+ * enough) with a hostile proof key. Whatever the key, a proof for a token
+ * not bound to it is refused before any work on the key: no import, no
+ * cache lookup, no signature. Each hostile shape is sent with an unbound
+ * token and with a token bound to the device key. */
+START_TEST(proof_by_another_key_costs_nothing)
+{
+    open_with("dpop_max_rsa_bits = 8192;");
+    BIGNUM *p4096 = bn_hex(prime_4096_hex), *c8192 = bn_random_modulus(8192);
+    BIGNUM *c4096 = bn_random_modulus(4096), *c8176 = bn_random_modulus(8176);
+    char *jwks[] = {rsa_jwk_of(p4096, "010001"), rsa_jwk_of(c8192, "01FFFFFFFF"),
+                    rsa_jwk_of(c4096, "01FFFFFFFF"), rsa_jwk_of(c8176, "010001")};
+    size_t siglens[] = {512, 1024, 512, 1022};
+    EVP_PKEY *ec = mint_keygen("ES256", 0), *rsa = mint_keygen("PS256", 2048);
+    char *ec_jwk = jwk_text(ec, NULL), *rsa_jwk = jwk_text(rsa, NULL);
+    char *ec_h = header3("dpop+jwt", "ES256", ec_jwk),
+         *rsa_h = header3("dpop+jwt", "PS256", rsa_jwk);
+    char dev_cnf[128];
+    snprintf(dev_cnf, sizeof dev_cnf, "%s", jkt_cnf(dev_jkt));
+    const char *tokens[] = {NULL, dev_cnf};
+    proof_key_stats before = stats_now();
+    int sent = 0;
+    for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++) {
+        token_with(tokens[t]);
+        for (size_t i = 0; i < sizeof jwks / sizeof jwks[0]; i++, sent++)
+            expect_refused(run_proof(proof_random_sig("PS256", jwks[i], siglens[i])),
+                           "dpop_binding", W_DTOKEN);
+        /* Real keys with valid signatures: still not the token's key. */
+        expect_refused(run_proof(proof_signed(ec, "ES256", ec_h, &(pclaims){0})), "dpop_binding",
+                       W_DTOKEN);
+        expect_refused(run_proof(proof_signed(rsa, "PS256", rsa_h, &(pclaims){0})), "dpop_binding",
+                       W_DTOKEN);
+        sent += 2;
+    }
+    /* An unbound token's proof is not even read. */
+    token_with(NULL);
+    expect_refused(run_proof(strdup("not a JWS")), "dpop_binding", W_DTOKEN);
+    proof_key_stats after = stats_now();
+    ck_assert_int_eq(sent, 12);
+    ck_assert_uint_eq(after.imported, before.imported);
+    ck_assert_uint_eq(after.reused, before.reused);
+    ck_assert_uint_eq(after.admitted, before.admitted);
+    /* With the device key cached, the device's own proofs still pass. */
+    token_with(dev_cnf);
+    expect_permit(run_proof(proof(&(pclaims){0})));
+    for (size_t i = 0; i < sizeof jwks / sizeof jwks[0]; i++)
+        free(jwks[i]);
+    free(ec_h);
+    free(rsa_h);
+    free(ec_jwk);
+    free(rsa_jwk);
+    EVP_PKEY_free(ec);
+    EVP_PKEY_free(rsa);
+    BN_free(c8176);
+    BN_free(c4096);
+    BN_free(c8192);
+    BN_free(p4096);
 }
 END_TEST
 
@@ -2827,7 +2940,7 @@ int main(void)
     tcase_add_test(t, order_htm_before_htu);
     tcase_add_test(t, order_htu_before_iat);
     tcase_add_test(t, order_iat_before_ath);
-    tcase_add_test(t, order_ath_before_binding);
+    tcase_add_test(t, order_binding_before_claims);
     suite_add_tcase(s, t);
 
     t = tcase_create("htu");
@@ -2925,6 +3038,8 @@ int main(void)
     tcase_add_test(t, cached_key_held_to_each_instances_bounds);
     tcase_add_test(t, config_rsa_bits_range);
     tcase_add_test(t, sdk_bounds_outside_range_refuse);
+    tcase_add_test(t, sdk_proof_by_the_bound_key_only);
+    tcase_add_test(t, proof_by_another_key_costs_nothing);
     suite_add_tcase(s, t);
 
     SRunner *sr = srunner_create(s);

@@ -183,9 +183,9 @@ void proof_key_cache_stats(proof_key_stats *out)
 }
 
 typedef struct embedded {
-    const char *const *algs;
-    size_t nalgs;
+    const fhirpam_proof_rules *rules;
     jwk_limits limits;
+    bool wrong_key; /* refused because the jwk is not rules->jkt */
     fhirpam_jws_proof *proof;
     cached_key *key; /* the header's jwk, imported or from the cache */
     bool admit;      /* imported now, to be cached once its signature verifies */
@@ -240,8 +240,8 @@ static int embedded_key(void *cookie, const json_t *header, size_t siglen, const
     const json_t *alg = json_object_get(header, "alg");
     const char *name = json_string_value(alg);
     bool allowed = false;
-    for (size_t i = 0; name != NULL && i < e->nalgs; i++)
-        allowed |= strcmp(e->algs[i], name) == 0;
+    for (size_t i = 0; name != NULL && i < e->rules->nalgs; i++)
+        allowed |= strcmp(e->rules->algs[i], name) == 0;
     jws_alg a = name ? jws_alg_from_name(name, json_string_length(alg)) : JWS_ALG_INVALID;
     if (!allowed || a == JWS_ALG_INVALID)
         return jws_refuse(why, "alg_not_allowed", "the proof's alg is not allowed");
@@ -276,6 +276,15 @@ static int embedded_key(void *cookie, const json_t *header, size_t siglen, const
                           name, want);
     if (jwk_thumbprint(jwk, e->proof->jkt) != 0)
         return jws_refuse(why, "bad_jwk", "the proof's jwk is not an EC or RSA public key");
+    /* A proof for a bound token must be by the token's key (RFC 9449 §6.1,
+     * §7.1): any other key is refused on its thumbprint, a hash of a few
+     * hundred bytes, so that no key of the sender's choosing is imported
+     * and no signature by it checked. */
+    if (e->rules->jkt != NULL && strcmp(e->rules->jkt, e->proof->jkt) != 0) {
+        e->wrong_key = true;
+        return jws_refuse(why, "wrong_key",
+                          "the proof's key is not the key the token is bound to (cnf.jkt)");
+    }
     if (proof_key(e, jwk, a, why) != 0)
         return -1;
     /* The same key may sign with any algorithm that suits it (an RSA key
@@ -294,25 +303,22 @@ static int embedded_key(void *cookie, const json_t *header, size_t siglen, const
     return 0;
 }
 
-FHIRPAM_API int fhirpam_jws_verify_embedded_bounded(const char *jws, size_t len,
-                                                    const char *const *algs, size_t nalgs,
-                                                    unsigned min_rsa_bits, unsigned max_rsa_bits,
-                                                    fhirpam_jws_proof *proof, char *err,
-                                                    size_t errlen)
+FHIRPAM_API int fhirpam_jws_verify_proof(const char *jws, size_t len,
+                                         const fhirpam_proof_rules *rules, fhirpam_jws_proof *proof,
+                                         char *err, size_t errlen)
 {
     memset(proof, 0, sizeof *proof);
     if (jws == NULL || len > 8192) {
         snprintf(err, errlen, "the proof is missing or longer than 8192 bytes");
         return -1;
     }
-    if (min_rsa_bits < FHIRPAM_RSA_MIN_BITS || max_rsa_bits > FHIRPAM_RSA_MAX_BITS ||
-        min_rsa_bits > max_rsa_bits) {
-        snprintf(err, errlen, "RSA proof key sizes %u to %u are not within %d to %d", min_rsa_bits,
-                 max_rsa_bits, FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_MAX_BITS);
+    unsigned min_bits = rules->min_rsa_bits, max_bits = rules->max_rsa_bits;
+    if (min_bits < FHIRPAM_RSA_MIN_BITS || max_bits > FHIRPAM_RSA_MAX_BITS || min_bits > max_bits) {
+        snprintf(err, errlen, "RSA proof key sizes %u to %u are not within %d to %d", min_bits,
+                 max_bits, FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_MAX_BITS);
         return -1;
     }
-    embedded e = {algs, nalgs, {min_rsa_bits, max_rsa_bits}, proof,
-                  NULL, false, {NULL, JWS_ALG_INVALID, NULL}};
+    embedded e = {.rules = rules, .limits = {min_bits, max_bits}, .proof = proof};
     jws_failure why;
     unsigned char *payload = NULL;
     size_t plen = 0;
@@ -322,7 +328,7 @@ FHIRPAM_API int fhirpam_jws_verify_embedded_bounded(const char *jws, size_t len,
     release_key(e.key);
     if (rc != 0) {
         snprintf(err, errlen, "%s", why.text);
-        return -1;
+        return e.wrong_key ? FHIRPAM_PROOF_WRONG_KEY : -1;
     }
     proof->payload = (char *)payload;
     proof->payload_len = plen;
@@ -333,8 +339,9 @@ FHIRPAM_API int fhirpam_jws_verify_embedded(const char *jws, size_t len, const c
                                             size_t nalgs, fhirpam_jws_proof *proof, char *err,
                                             size_t errlen)
 {
-    return fhirpam_jws_verify_embedded_bounded(jws, len, algs, nalgs, FHIRPAM_RSA_MIN_BITS,
-                                               FHIRPAM_RSA_DEFAULT_MAX_BITS, proof, err, errlen);
+    const fhirpam_proof_rules rules = {algs, nalgs, FHIRPAM_RSA_MIN_BITS,
+                                       FHIRPAM_RSA_DEFAULT_MAX_BITS, NULL};
+    return fhirpam_jws_verify_proof(jws, len, &rules, proof, err, errlen);
 }
 
 FHIRPAM_API void fhirpam_jws_proof_free(fhirpam_jws_proof *proof)

@@ -328,16 +328,24 @@ FHIRPAM_API void fhirpam_set_dpop_nonce(fhirpam_authz *az, const char *nonce);
  * (no private members; RSA of min_rsa_bits to max_rsa_bits with an odd
  * exponent of 3 to 33 bits; EC points on the curve) and the header's `alg`,
  * which must be one of `algs` (names such as "ES256") and suit the key.
- * Every bound is checked before the key is imported, and the signature's
- * length against the key before any arithmetic; there is no primality test:
- * a key that is not a real RSA key fails the signature. A key is kept in the
- * core's proof-key cache only once a signature by it has verified.
- * fhirpam_jws_verify_embedded is the _bounded form with FHIRPAM_RSA_MIN_BITS
- * and FHIRPAM_RSA_DEFAULT_MAX_BITS; bounds outside FHIRPAM_RSA_MIN_BITS ..
- * FHIRPAM_RSA_MAX_BITS, or min over max, refuse every proof. On success the
- * proof is filled and 0 returned; the payload is NUL-terminated, owned by the
- * proof, freed by fhirpam_jws_proof_free. On failure -1 and a sentence in
- * err. Thread-safe.
+ *
+ * Nothing the sender chose costs more than the cheap checks before them,
+ * in this order: the header's members; the signature's length against the
+ * jwk (both read from the text); the jwk's thumbprint against rules->jkt,
+ * when set (the key a token is bound to, RFC 9449 §6.1: a proof by any other
+ * key is refused before its key is imported or its signature decoded); the
+ * RSA size and exponent bounds on the encoded numbers; only then the import
+ * (no primality test: a key that is not a real RSA key fails the signature)
+ * and the signature. A key is kept in the core's proof-key cache only once a
+ * signature by it has verified.
+ *
+ * fhirpam_jws_verify_proof returns 0 with the proof filled (the payload
+ * NUL-terminated, owned by the proof, freed by fhirpam_jws_proof_free);
+ * FHIRPAM_PROOF_WRONG_KEY when the jwk is not rules->jkt (proof->jkt holds
+ * its thumbprint); -1 on any other failure. Failures put a sentence in err.
+ * RSA bounds outside FHIRPAM_RSA_MIN_BITS .. FHIRPAM_RSA_MAX_BITS, or min
+ * over max, refuse every proof. fhirpam_jws_verify_embedded is the same with
+ * FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_DEFAULT_MAX_BITS and no jkt. Thread-safe.
  */
 typedef struct fhirpam_jws_proof {
     char alg[8];
@@ -347,14 +355,21 @@ typedef struct fhirpam_jws_proof {
     size_t payload_len;
 } fhirpam_jws_proof;
 
+typedef struct fhirpam_proof_rules {
+    const char *const *algs; /* the `alg` names accepted */
+    size_t nalgs;
+    unsigned min_rsa_bits, max_rsa_bits; /* RSA proof key sizes, in bits */
+    const char *jkt;                     /* the thumbprint the jwk must have, or NULL for any key */
+} fhirpam_proof_rules;
+
+#define FHIRPAM_PROOF_WRONG_KEY (-2)
+
+FHIRPAM_API int fhirpam_jws_verify_proof(const char *jws, size_t len,
+                                         const fhirpam_proof_rules *rules, fhirpam_jws_proof *proof,
+                                         char *err, size_t errlen);
 FHIRPAM_API int fhirpam_jws_verify_embedded(const char *jws, size_t len, const char *const *algs,
                                             size_t nalgs, fhirpam_jws_proof *proof, char *err,
                                             size_t errlen);
-FHIRPAM_API int fhirpam_jws_verify_embedded_bounded(const char *jws, size_t len,
-                                                    const char *const *algs, size_t nalgs,
-                                                    unsigned min_rsa_bits, unsigned max_rsa_bits,
-                                                    fhirpam_jws_proof *proof, char *err,
-                                                    size_t errlen);
 FHIRPAM_API void fhirpam_jws_proof_free(fhirpam_jws_proof *proof);
 
 /*

@@ -259,19 +259,29 @@ static int request_uri(const device_trust *dt, fhirpam_authz *az, char *out, siz
     return uri_normalize(full, out, outlen);
 }
 
-/* RFC 9449 §4.3 and §7.1, in order; the replay check last, so that a bad
- * proof never uses up a jti. */
+/* RFC 9449 §4.3 and §7.1, the cheap checks first: the binding (cnf.jkt
+ * against the proof's key) is decided before anything is computed with a
+ * key the sender chose, and the replay check comes last, so that a bad proof
+ * never uses up a jti. */
 static fhirpam_code check_dpop(device_trust *dt, fhirpam_authz *az, const char *jkt)
 {
     if (fhirpam_request_header_count(az, "DPoP") != 1)
         return refuse(az, "DPoP", "invalid_dpop_proof", "dpop_header",
                       "exactly one DPoP header is required");
+    /* A token without cnf.jkt has no key for a proof to be by (§7.1): the
+     * proof is not even read. */
+    if (jkt == NULL)
+        return refuse(az, "DPoP", "invalid_token", "dpop_binding",
+                      "the token is not bound to a DPoP key (no cnf.jkt)");
     const char *jws = fhirpam_request_header(az, "DPoP", 0);
+    const fhirpam_proof_rules rules = {(const char *const *)dt->algs, dt->nalgs, dt->min_rsa_bits,
+                                       dt->max_rsa_bits, jkt};
     fhirpam_jws_proof proof;
     char why[256];
-    if (fhirpam_jws_verify_embedded_bounded(jws, strlen(jws), (const char *const *)dt->algs,
-                                            dt->nalgs, dt->min_rsa_bits, dt->max_rsa_bits, &proof,
-                                            why, sizeof why) != 0)
+    int verified = fhirpam_jws_verify_proof(jws, strlen(jws), &rules, &proof, why, sizeof why);
+    if (verified == FHIRPAM_PROOF_WRONG_KEY)
+        return refuse(az, "DPoP", "invalid_token", "dpop_binding", why);
+    if (verified != 0)
         return refuse(az, "DPoP", "invalid_dpop_proof", "dpop_signature", why);
     fhirpam_code code = FHIRPAM_SUCCESS;
     json_t *claims = json_loadb(proof.payload, proof.payload_len, JSON_REJECT_DUPLICATES, NULL);
@@ -326,11 +336,6 @@ static fhirpam_code check_dpop(device_trust *dt, fhirpam_authz *az, const char *
         fhirpam_set_challenge(az, "DPoP", "use_dpop_nonce");
         fhirpam_set_dpop_nonce(az, fresh);
         code = FHIRPAM_UNTRUSTED_DEVICE;
-        goto done;
-    }
-    if (jkt == NULL || strcmp(jkt, proof.jkt) != 0) {
-        code = refuse(az, "DPoP", "invalid_token", "dpop_binding",
-                      "the proof's key is not the key the token is bound to (cnf.jkt)");
         goto done;
     }
     switch (dt->replay.check_and_remember(dt->replay.self, jti, strlen(jti),
