@@ -67,7 +67,14 @@ double bench_best_rate(void (*fn)(void *arg), void *arg)
 
 char *bench_write_temp(const char *text)
 {
-    char *path = strdup("/tmp/fhirpam-bench-XXXXXX");
+    /* Under $TMPDIR (./dev bench points it into build-release/): fhirpam
+     * refuses a configuration or key set below /tmp, which others may
+     * write to. */
+    const char *tmp = getenv("TMPDIR");
+    size_t n = (tmp && tmp[0] ? strlen(tmp) : 4) + 32;
+    char *path = malloc(n);
+    if (path != NULL)
+        snprintf(path, n, "%s/fhirpam-bench-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
     int fd = path ? mkstemp(path) : -1;
     size_t len = strlen(text);
     if (fd < 0 || write(fd, text, len) != (ssize_t)len) {

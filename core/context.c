@@ -8,6 +8,7 @@
 #include "context.h"
 #include "binding.h"
 #include "token.h"
+#include "trusted.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -57,8 +58,10 @@ FHIRPAM_API fhirpam_context *fhirpam_open(const char *config_path, const char *m
         fhirpam_error_set(err, "out of memory");
         return NULL;
     }
-    ctx->config_path = strdup(config_path);
-    ctx->modules_dir = modules_dir ? strdup(modules_dir) : NULL;
+    /* Relative paths are taken against the working directory once, here:
+     * a reload reads the same files wherever the host has moved since. */
+    ctx->config_path = path_absolute(config_path);
+    ctx->modules_dir = modules_dir ? path_absolute(modules_dir) : NULL;
     if (ctx->config_path == NULL || (modules_dir != NULL && ctx->modules_dir == NULL)) {
         fhirpam_error_set(err, "out of memory");
         goto fail;
@@ -73,7 +76,7 @@ FHIRPAM_API fhirpam_context *fhirpam_open(const char *config_path, const char *m
     for (size_t i = 0; i < sizeof rnd; i++)
         snprintf(ctx->id_prefix + 2 * i, 3, "%02x", rnd[i]);
     pthread_mutex_init(&ctx->reload_lock, NULL);
-    config *c = config_load(config_path, modules_dir, err);
+    config *c = config_load(ctx->config_path, ctx->modules_dir, err);
     if (c == NULL) {
         pthread_mutex_destroy(&ctx->reload_lock);
         goto fail;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -186,6 +187,271 @@ START_TEST(reused_descriptor_numbers_load_distinct_modules)
 }
 END_TEST
 
+/* ---- the whole path (issue 28 row 1) ---- */
+
+/* A directory under the test's tmpdir with `mode`, holding copies of the
+ * debug and scope_check modules. */
+static const char *module_dir(const char *name, unsigned mode)
+{
+    static char dirs[4][600];
+    static int next;
+    char *dir = dirs[next++ % 4];
+    snprintf(dir, sizeof dirs[0], "%s/%s", tu_tmpdir(), name);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    static const char *const names[] = {"debug", "scope_check"};
+    for (size_t i = 0; i < 2; i++) {
+        char from[600], to[700];
+        snprintf(from, sizeof from, "%s/%s.so", tu_modules_dir(), names[i]);
+        snprintf(to, sizeof to, "%s/%s.so", dir, names[i]);
+        tu_copy(from, to, 0644);
+    }
+    ck_assert_int_eq(chmod(dir, (mode_t)mode), 0);
+    return dir;
+}
+
+/* A config whose one stack runs scope_check from modules_dir `dir`, with
+ * token = "none": no scopes at all, so scope_check denies every request. */
+static const char *scope_config(const char *dir)
+{
+    static char text[1024];
+    snprintf(text, sizeof text,
+             "modules_dir = \"%s\";\n"
+             "stacks: { s = { token = \"none\"; lines = ( { control = \"required\"; module = "
+             "\"scope_check\"; } ); }; };\n",
+             dir);
+    return text;
+}
+
+/* Like tu_expect_load_error, but the configuration's own modules_dir
+ * decides (no --modules-dir override). */
+static void expect_scope_config_refused(const char *dir, const char *needle)
+{
+    fhirpam_error err = {{0}};
+    const char *path = tu_config(scope_config(dir));
+    fhirpam_context *ctx = fhirpam_open(path, NULL, &err);
+    ck_assert_msg(ctx == NULL, "modules_dir %s loaded but should fail with '%s'", dir, needle);
+    ck_assert_msg(strstr(err.text, needle) != NULL, "error '%s' does not mention '%s'", err.text,
+                  needle);
+}
+
+static void expect_open_fails(const char *config_path, const char *modules_dir, const char *needle)
+{
+    fhirpam_error err = {{0}};
+    fhirpam_context *ctx = fhirpam_open(config_path, modules_dir, &err);
+    ck_assert_msg(ctx == NULL, "%s loaded, but should fail with '%s'", config_path, needle);
+    ck_assert_msg(strstr(err.text, needle) != NULL, "error '%s' does not mention '%s'", err.text,
+                  needle);
+}
+
+static int rename_debug_over_scope_check(void *dir)
+{
+    char from[700], to[700];
+    snprintf(from, sizeof from, "%s/debug.so", (const char *)dir);
+    snprintf(to, sizeof to, "%s/scope_check.so", (const char *)dir);
+    return rename(from, to) == 0 ? 0 : 1;
+}
+
+START_TEST(refuses_group_writable_modules_dir)
+{
+    const char *dir = module_dir("mods-g", 0775);
+    char needle[700];
+    snprintf(needle, sizeof needle, "lies under %s, which is group-writable (mode 0775)", dir);
+    expect_scope_config_refused(dir, needle);
+    if (tu_root_or_skip("refuses_group_writable_modules_dir: the rename as uid 4242")) {
+        /* The attack of issue 28: uid 4242, in the directory's group,
+         * renames the root-owned debug.so (which permits) over
+         * scope_check.so. It can; the loader must refuse the directory. */
+        ck_assert_int_eq(chmod(tu_tmpdir(), 0711), 0);
+        ck_assert_int_eq(chown(dir, 0, TU_OTHER_UID), 0);
+        ck_assert_int_eq(tu_as_other_user(rename_debug_over_scope_check, (void *)dir), 0);
+        expect_scope_config_refused(dir, needle);
+    }
+    /* Safe again (0755): loads. */
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    fhirpam_error err = {{0}};
+    fhirpam_context *ctx = fhirpam_open(tu_config(scope_config(dir)), NULL, &err);
+    ck_assert_msg(ctx != NULL, "%s", err.text);
+    fhirpam_close(ctx);
+}
+END_TEST
+
+START_TEST(refuses_world_writable_and_sticky_dirs)
+{
+    const char *dir = module_dir("mods-w", 0777);
+    expect_scope_config_refused(dir, "which is world-writable (mode 0777)");
+    ck_assert_int_eq(chmod(dir, 01777), 0);
+    expect_scope_config_refused(dir, "which is world-writable (mode 1777, sticky)");
+    /* The same for the configuration file itself, and for /tmp. */
+    char conf[700];
+    snprintf(conf, sizeof conf, "%s/c.conf", dir);
+    tu_copy(tu_config("stacks: { s = { token = \"none\"; lines = ( ); }; };"), conf, 0600);
+    expect_open_fails(conf, tu_modules_dir(), "(mode 1777, sticky)");
+    char tmp[] = "/tmp/fhirpam-loader-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    char in_tmp[64];
+    snprintf(in_tmp, sizeof in_tmp, "%s/c.conf", tmp);
+    tu_copy(conf, in_tmp, 0600);
+    struct stat st;
+    if (stat("/tmp", &st) == 0 && (st.st_mode & S_IWOTH))
+        expect_open_fails(in_tmp, tu_modules_dir(), "lies under /tmp, which is world-writable");
+    unlink(in_tmp);
+    rmdir(tmp);
+}
+END_TEST
+
+START_TEST(refuses_foreign_owned_directory)
+{
+    if (!tu_root_or_skip("refuses_foreign_owned_directory"))
+        return;
+    const char *dir = module_dir("mods-4242", 0755);
+    ck_assert_int_eq(chown(dir, TU_OTHER_UID, TU_OTHER_UID), 0);
+    char needle[700];
+    snprintf(needle, sizeof needle, "lies under %s, which is owned by uid 4242", dir);
+    expect_scope_config_refused(dir, needle);
+    /* A module path through it fails the same way. */
+    char path[700];
+    snprintf(path, sizeof path, "%s/debug.so", dir);
+    expect_module_refused(path, needle);
+}
+END_TEST
+
+static int swap_dir_for_symlink(void *dir)
+{
+    /* uid 4242 owns the parent: it may rename the directory away and put a
+     * symbolic link to a directory of its own in its place. */
+    char parent[700], away[700], own[700];
+    snprintf(parent, sizeof parent, "%s", (const char *)dir);
+    snprintf(away, sizeof away, "%s.old", parent);
+    snprintf(own, sizeof own, "%s.own", parent);
+    if (rename(parent, away) != 0 || mkdir(own, 0755) != 0 || symlink(own, parent) != 0)
+        return 1;
+    return 0;
+}
+
+START_TEST(refuses_symbolic_links_on_the_path)
+{
+    char real[600], link[600], path[700];
+    snprintf(real, sizeof real, "%s/real", tu_tmpdir());
+    snprintf(link, sizeof link, "%s/link", tu_tmpdir());
+    ck_assert_int_eq(mkdir(real, 0755), 0);
+    ck_assert_int_eq(symlink(real, link), 0);
+    char from[600];
+    snprintf(from, sizeof from, "%s/debug.so", tu_modules_dir());
+    snprintf(path, sizeof path, "%s/debug.so", real);
+    tu_copy(from, path, 0644);
+    snprintf(path, sizeof path, "%s/debug.so", link);
+    char needle[700];
+    snprintf(needle, sizeof needle, "is reached through %s, which is a symbolic link", link);
+    expect_module_refused(path, needle);
+    expect_scope_config_refused(link, needle);
+
+    if (tu_root_or_skip("refuses_symbolic_links_on_the_path: the swap as uid 4242")) {
+        /* Issue 28: a parent directory owned by another user, swapped for
+         * a symbolic link. The owner check refuses it before the swap, the
+         * symbolic link after it. */
+        char base[600], dir[700];
+        snprintf(base, sizeof base, "%s/theirs", tu_tmpdir());
+        ck_assert_int_eq(mkdir(base, 0755), 0);
+        snprintf(dir, sizeof dir, "%s/mods", base);
+        ck_assert_int_eq(mkdir(dir, 0755), 0);
+        ck_assert_int_eq(chmod(tu_tmpdir(), 0711), 0);
+        ck_assert_int_eq(chown(base, TU_OTHER_UID, TU_OTHER_UID), 0);
+        ck_assert_int_eq(tu_as_other_user(swap_dir_for_symlink, dir), 0);
+        ck_assert_int_eq(chown(base, 0, 0), 0);
+        snprintf(needle, sizeof needle, "is reached through %s, which is a symbolic link", dir);
+        expect_scope_config_refused(dir, needle);
+    }
+}
+END_TEST
+
+START_TEST(refuses_relative_module_locations)
+{
+    tu_expect_load_error("modules_dir = \"build/modules\";\n"
+                         "stacks: { s = { token = \"none\"; lines = ( ); }; };",
+                         1, "modules_dir 'build/modules' must be an absolute path");
+    expect_module_refused("modules/debug.so", "must be absolute");
+    /* "." and ".." are resolved by name; nothing is followed. */
+    char path[700];
+    snprintf(path, sizeof path, "%s/./x/../debug.so", tu_modules_dir());
+    char text[1024];
+    snprintf(text, sizeof text,
+             "stacks: { s = { token = \"none\"; lines = ( { control = \"required\"; module = "
+             "\"%s\"; } ); }; };",
+             path);
+    fhirpam_error err = {{0}};
+    fhirpam_context *ctx = tu_open(text, &err);
+    ck_assert_msg(ctx != NULL, "%s", err.text);
+    fhirpam_close(ctx);
+}
+END_TEST
+
+static int replace_config(void *path)
+{
+    /* Whoever can write to the directory replaces the file by rename. */
+    char tmp[700];
+    snprintf(tmp, sizeof tmp, "%s.new", (const char *)path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return 1;
+    fputs("stacks: { s = { token = \"none\"; lines = ( { control = \"required\"; module = "
+          "\"debug\"; } ); }; };\n",
+          f);
+    fclose(f);
+    return rename(tmp, path) == 0 ? 0 : 1;
+}
+
+START_TEST(refuses_config_and_key_set_in_writable_dirs)
+{
+    char dir[600], conf[700];
+    snprintf(dir, sizeof dir, "%s/etc", tu_tmpdir());
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    snprintf(conf, sizeof conf, "%s/fhirpam.conf", dir);
+    tu_copy(tu_config("stacks: { s = { token = \"none\"; lines = ( ); }; };"), conf, 0600);
+    ck_assert_int_eq(chmod(dir, 0775), 0);
+    char needle[700];
+    snprintf(needle, sizeof needle, "lies under %s, which is group-writable", dir);
+    expect_open_fails(conf, tu_modules_dir(), needle);
+    if (tu_root_or_skip("refuses_config_and_key_set_in_writable_dirs: the rename as uid 4242")) {
+        ck_assert_int_eq(chmod(tu_tmpdir(), 0711), 0);
+        ck_assert_int_eq(chown(dir, 0, TU_OTHER_UID), 0);
+        ck_assert_int_eq(tu_as_other_user(replace_config, conf), 0);
+        expect_open_fails(conf, tu_modules_dir(), needle);
+    }
+
+    /* A key set the configuration names, in such a directory. */
+    char keys[600], jwks[700], text[1024];
+    snprintf(keys, sizeof keys, "%s/keys", tu_tmpdir());
+    ck_assert_int_eq(mkdir(keys, 0775), 0);
+    ck_assert_int_eq(chmod(keys, 0775), 0);
+    snprintf(jwks, sizeof jwks, "%s/jwks.json", keys);
+    tu_copy(tu_write("jwks.json", "{\"keys\":[]}"), jwks, 0644);
+    snprintf(text, sizeof text,
+             "token: { issuer = \"https://ehr\"; audience = \"https://fhir\"; jwks = \"%s\"; };\n"
+             "stacks: { s = ( ); };",
+             jwks);
+    snprintf(needle, sizeof needle, "lies under %s, which is group-writable", keys);
+    tu_expect_load_error(text, 1, needle);
+}
+END_TEST
+
+START_TEST(relative_config_path_is_fixed_at_open)
+{
+    const char *conf = tu_config("stacks: { s = { token = \"none\"; lines = ( { control = "
+                                 "\"required\"; module = \"debug\"; } ); }; };");
+    char cwd[600];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(tu_tmpdir()), 0);
+    fhirpam_error err = {{0}};
+    fhirpam_context *ctx = fhirpam_open(strrchr(conf, '/') + 1, tu_modules_dir(), &err);
+    ck_assert_msg(ctx != NULL, "%s", err.text);
+    /* The host moves: a reload still reads the same file. */
+    ck_assert_int_eq(chdir("/"), 0);
+    ck_assert_msg(fhirpam_reload(ctx, &err) == 0, "%s", err.text);
+    fhirpam_close(ctx);
+    ck_assert_int_eq(chdir(cwd), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("loader");
@@ -200,6 +466,13 @@ int main(void)
     tcase_add_test(tc, refuses_missing_module_file);
     tcase_add_test(tc, out_of_range_code_is_error);
     tcase_add_test(tc, reused_descriptor_numbers_load_distinct_modules);
+    tcase_add_test(tc, refuses_group_writable_modules_dir);
+    tcase_add_test(tc, refuses_world_writable_and_sticky_dirs);
+    tcase_add_test(tc, refuses_foreign_owned_directory);
+    tcase_add_test(tc, refuses_symbolic_links_on_the_path);
+    tcase_add_test(tc, refuses_relative_module_locations);
+    tcase_add_test(tc, refuses_config_and_key_set_in_writable_dirs);
+    tcase_add_test(tc, relative_config_path_is_fixed_at_open);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

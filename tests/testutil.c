@@ -6,6 +6,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ftw.h>
 #include <poll.h>
 #include <spawn.h>
@@ -202,4 +203,47 @@ int tu_run(char *const argv[], const char *input, char **out, char **err)
     else
         free(ebuf);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void tu_copy(const char *from, const char *to, unsigned mode)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    ck_assert_msg(in >= 0, "cannot read %s: %s", from, strerror(errno));
+    unlink(to);
+    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ck_assert_msg(out >= 0, "cannot create %s: %s", to, strerror(errno));
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        ck_assert_int_eq(write(out, buf, (size_t)n), n);
+    ck_assert_int_eq(fchmod(out, (mode_t)mode), 0);
+    close(in);
+    close(out);
+}
+
+bool tu_root_or_skip(const char *test)
+{
+    if (geteuid() == 0)
+        return true;
+    fprintf(stderr, "%s: needs root (chown, a second user); not tested\n", test);
+    return false;
+}
+
+int tu_as_other_user(int (*fn)(void *arg), void *arg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        gid_t gid = TU_OTHER_UID;
+        if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0 ||
+            setresuid(TU_OTHER_UID, TU_OTHER_UID, TU_OTHER_UID) != 0)
+            _exit(255);
+        _exit(fn(arg));
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) == 255)
+        return -1;
+    return WEXITSTATUS(status);
 }

@@ -35,6 +35,21 @@ void tu_expect_load_error(const char *text, int line, const char *needle);
 fhirpam_decision *tu_authorize(fhirpam_context *ctx, const char *stack, const char *method,
                                const char *url);
 
+/* Copy file `from` to `to` (replaced, a new inode) with `mode`. */
+void tu_copy(const char *from, const char *to, unsigned mode);
+
+/* The second local user of the tests (issue 28): uid and gid 4242. */
+#define TU_OTHER_UID 4242
+
+/* true when running as root; otherwise prints "<test>: needs root (...); not
+ * tested" on stderr, so a skipped check says so. */
+bool tu_root_or_skip(const char *test);
+
+/* Run fn(arg) in a forked child as uid/gid TU_OTHER_UID (setresgid,
+ * setgroups, setresuid: no way back); returns fn's result (the child's exit
+ * status), -1 when the child could not become that user. Root only. */
+int tu_as_other_user(int (*fn)(void *arg), void *arg);
+
 /* Run argv (argv[0] a path), feeding `input` (may be NULL) on stdin; capture
  * stdout and stderr (caller frees). Returns the exit status, or -1. */
 int tu_run(char *const argv[], const char *input, char **out, char **err);

@@ -129,7 +129,11 @@ static int print_module_args(const char *name, const char *modules_dir)
                  name);
     module_file *files = NULL;
     char why[512];
-    module_file *f = module_load(&files, path, why, sizeof why);
+    char *absolute = path_absolute(path);
+    module_file *f = absolute ? module_load(&files, absolute, why, sizeof why) : NULL;
+    if (absolute == NULL)
+        snprintf(why, sizeof why, "cannot be made absolute: %s", strerror(errno));
+    free(absolute);
     if (f == NULL) {
         fprintf(stderr, "fhirpam: module %s (%s) %s\n", name, path, why);
         return EXIT_ERROR;

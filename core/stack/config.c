@@ -482,6 +482,13 @@ config *config_load(const char *path, const char *modules_dir, fhirpam_error *er
     const char *dir = string_member(&st, root, "modules_dir", &bad);
     if (bad)
         goto fail;
+    if (dir != NULL && dir[0] != '/') {
+        /* Relative to what? The answer would depend on the host's working
+         * directory, which the configuration's author does not control. */
+        fail(&st, line_of(config_setting_get_member(root, "modules_dir")),
+             "modules_dir '%s' must be an absolute path", dir);
+        goto fail;
+    }
     st.modules_dir = modules_dir ? modules_dir : dir ? dir : FHIRPAM_MODULES_DIR;
     c->fhir_base = string_member(&st, root, "fhir_base", &bad);
     if (bad)

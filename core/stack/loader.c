@@ -1,7 +1,8 @@
 /*
- * loader.c - trusted file opening and module loading.
+ * loader.c - module loading (the files it trusts are opened by trusted.c).
  */
 #include "loader.h"
+#include "trusted.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -17,98 +18,6 @@
 
 /* The smallest descriptor a 1.0 module can have: up to and including close. */
 #define MODULE_DESC_MIN_SIZE (offsetof(fhirpam_module, close) + sizeof(void (*)(void *)))
-
-static int check_descriptor(int fd, char *why, size_t whylen)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        snprintf(why, whylen, "cannot stat: %s", strerror(errno));
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(why, whylen, "is not a regular file");
-        return -1;
-    }
-    /* OpenPAM's rule: only root or the user we run as may own what we trust. */
-    if (st.st_uid != 0 && st.st_uid != geteuid()) {
-        snprintf(why, whylen, "is owned by uid %u, not by root or the running user (uid %u)",
-                 (unsigned)st.st_uid, (unsigned)geteuid());
-        return -1;
-    }
-    if (st.st_mode & S_IWOTH) {
-        snprintf(why, whylen, "is world-writable (mode %04o)", (unsigned)(st.st_mode & 07777));
-        return -1;
-    }
-    if (st.st_mode & S_IWGRP) {
-        snprintf(why, whylen, "is group-writable (mode %04o)", (unsigned)(st.st_mode & 07777));
-        return -1;
-    }
-    return 0;
-}
-
-int trusted_open(const char *path, char *why, size_t whylen)
-{
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        if (errno == ELOOP)
-            snprintf(why, whylen, "is a symbolic link");
-        else
-            snprintf(why, whylen, "cannot be opened: %s", strerror(errno));
-        return -1;
-    }
-    if (check_descriptor(fd, why, whylen) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-char *trusted_read(const char *path, size_t max_bytes, size_t *len, char *why, size_t whylen)
-{
-    int fd = trusted_open(path, why, whylen);
-    if (fd < 0)
-        return NULL;
-    size_t cap = 0, used = 0;
-    char *buf = NULL;
-    for (;;) {
-        if (used + 1 >= cap) {
-            /* Room for max_bytes + 1, so that one byte too many is seen. */
-            size_t want = cap ? cap * 2 : 4096;
-            if (want > max_bytes + 2)
-                want = max_bytes + 2;
-            char *bigger = realloc(buf, want);
-            if (bigger == NULL) {
-                snprintf(why, whylen, "out of memory");
-                goto fail;
-            }
-            buf = bigger;
-            cap = want;
-        }
-        ssize_t n = read(fd, buf + used, cap - 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(why, whylen, "cannot be read: %s", strerror(errno));
-            goto fail;
-        }
-        if (n == 0)
-            break;
-        used += (size_t)n;
-        if (used > max_bytes) {
-            snprintf(why, whylen, "is larger than %zu bytes", max_bytes);
-            goto fail;
-        }
-    }
-    close(fd);
-    buf[used] = '\0';
-    if (len != NULL)
-        *len = used;
-    return buf;
-fail:
-    free(buf);
-    close(fd);
-    return NULL;
-}
 
 static int check_module_descriptor(const fhirpam_module *desc, char *why, size_t whylen)
 {

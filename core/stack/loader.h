@@ -1,10 +1,9 @@
 /*
- * loader.h - opening trusted files and loading module shared objects.
+ * loader.h - loading module shared objects.
  *
- * Every file fhirpam trusts (the config, modules, key sets, deny lists) is
- * opened once, checked on the descriptor, and then used through that
- * descriptor, so that nothing can be swapped between the check and the use
- * (pam-semantics §11).
+ * A module file is opened with trusted_open() (trusted.h), checked on the
+ * descriptor, and loaded through that descriptor, so that nothing can be
+ * swapped between the check and the use (pam-semantics §11).
  */
 #ifndef FHIRPAM_CORE_LOADER_H
 #define FHIRPAM_CORE_LOADER_H
@@ -13,17 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/*
- * Open `path` read-only without following a final symlink, and require on the
- * descriptor: a regular file, owned by root or the effective user, not group-
- * or world-writable. Returns the descriptor (O_CLOEXEC), or -1 with a sentence
- * in why ("is world-writable", ...).
- */
-int trusted_open(const char *path, char *why, size_t whylen);
-
-/* Read a trusted file whole, refusing more than max_bytes. Returns a
- * NUL-terminated buffer the caller frees, or NULL with why filled. */
-char *trusted_read(const char *path, size_t max_bytes, size_t *len, char *why, size_t whylen);
+#include "trusted.h"
 
 typedef struct module_file {
     char *path;
