@@ -74,7 +74,7 @@ END_TEST
 START_TEST(refuses_non_elf)
 {
     const char *path = tu_write("garbage.so", "this is not a shared object\n");
-    expect_module_refused(path, "cannot be loaded");
+    expect_module_refused(path, "is not an ELF file");
 }
 END_TEST
 
@@ -452,6 +452,88 @@ START_TEST(relative_config_path_is_fixed_at_open)
 }
 END_TEST
 
+/* ---- the private copy (issue 28 rows 4 and 5) ---- */
+
+static void write_over(const char *from, const char *to)
+{
+    /* `cp from to`: the same inode, rewritten in place. */
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    int out = open(to, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    ck_assert_int_ge(in, 0);
+    ck_assert_int_ge(out, 0);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        ck_assert_int_eq(write(out, buf, (size_t)n), n);
+    close(in);
+    close(out);
+}
+
+START_TEST(rewriting_a_loaded_module_changes_nothing)
+{
+    char from[600];
+    snprintf(from, sizeof from, "%s/debug.so", tu_modules_dir());
+    const char *path = copy_module(from, "policy.so");
+    struct stat before, after;
+    ck_assert_int_eq(stat(path, &before), 0);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "stacks: { s = { token = \"none\"; lines = ( { control = \"required\"; module = "
+             "\"%s\"; } ); }; };",
+             path);
+    const char *conf = tu_config(text);
+    fhirpam_error err = {{0}};
+    fhirpam_context *ctx = fhirpam_open(conf, tu_modules_dir(), &err);
+    ck_assert_msg(ctx != NULL, "%s", err.text);
+    fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "Patient/1");
+    ck_assert_str_eq(fhirpam_decision_reason(d), "debug_result");
+    fhirpam_decision_free(d);
+
+    write_over(test_module("ctor_ok"), path);
+    ck_assert_int_eq(stat(path, &after), 0);
+    ck_assert(before.st_ino == after.st_ino);
+    /* The code that runs is the copy loaded: the same answer, no crash. */
+    for (int i = 0; i < 3; i++) {
+        d = tu_authorize(ctx, "s", "GET", "Patient/1");
+        ck_assert_str_eq(fhirpam_decision_reason(d), "debug_result");
+        fhirpam_decision_free(d);
+    }
+    /* A reload loads what the file holds now. */
+    ck_assert_msg(fhirpam_reload(ctx, &err) == 0, "%s", err.text);
+    d = tu_authorize(ctx, "s", "GET", "Patient/1");
+    ck_assert_str_eq(fhirpam_decision_reason(d), "ctor_probe");
+    fhirpam_decision_free(d);
+    fhirpam_close(ctx);
+}
+END_TEST
+
+START_TEST(refused_modules_run_no_code)
+{
+    char marker[600];
+    snprintf(marker, sizeof marker, "%s/ctor-ran", tu_tmpdir());
+    setenv("FHIRPAM_TEST_CTOR_MARKER", marker, 1);
+    unlink(marker);
+    expect_module_refused(test_module("ctor_bad_abi"), "was built for module ABI 2.");
+    ck_assert_msg(access(marker, F_OK) != 0, "the wrong-ABI module's constructor ran");
+    expect_module_refused(test_module("ctor_no_descriptor"),
+                          "exports no fhirpam_module_descriptor");
+    ck_assert_msg(access(marker, F_OK) != 0, "the descriptor-less module's constructor ran");
+    expect_module_refused(test_module("runpath"), "carries an RPATH or RUNPATH");
+    /* The control: a valid module's constructor does leave the mark. */
+    char text[1024];
+    snprintf(text, sizeof text,
+             "stacks: { s = { token = \"none\"; lines = ( { control = \"required\"; module = "
+             "\"%s\"; } ); }; };",
+             test_module("ctor_ok"));
+    fhirpam_error err = {{0}};
+    fhirpam_context *ctx = tu_open(text, &err);
+    ck_assert_msg(ctx != NULL, "%s", err.text);
+    ck_assert_msg(access(marker, F_OK) == 0, "the valid module's constructor left no mark");
+    fhirpam_close(ctx);
+    unsetenv("FHIRPAM_TEST_CTOR_MARKER");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("loader");
@@ -473,6 +555,8 @@ int main(void)
     tcase_add_test(tc, refuses_relative_module_locations);
     tcase_add_test(tc, refuses_config_and_key_set_in_writable_dirs);
     tcase_add_test(tc, relative_config_path_is_fixed_at_open);
+    tcase_add_test(tc, rewriting_a_loaded_module_changes_nothing);
+    tcase_add_test(tc, refused_modules_run_no_code);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

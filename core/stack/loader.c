@@ -1,8 +1,21 @@
 /*
- * loader.c - module loading (the files it trusts are opened by trusted.c).
+ * loader.c - loading module shared objects (design §2, §3).
+ *
+ * A module goes through four steps, and none of its code runs before the
+ * last:
+ *  1. trusted_open(): the file and every directory above it are checked,
+ *     and the file is opened once (trusted.c);
+ *  2. a private copy: the bytes of that descriptor go into a sealed memfd,
+ *     so that rewriting the file on disk (`cp` over it keeps the inode, and
+ *     the dynamic linker maps what it loads) can neither change the code
+ *     that runs nor crash the process that mapped it;
+ *  3. the descriptor's ABI words are read from the copy's ELF dynamic symbol
+ *     table (elf_desc.c): a module built for another ABI is refused before
+ *     its constructors could run;
+ *  4. dlopen("/proc/self/fd/N") of the copy (glibc has no fdlopen), and the
+ *     descriptor checked again as the dynamic linker resolved it.
  */
 #include "loader.h"
-#include "trusted.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -13,22 +26,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "trusted.h"
+
 /* The smallest descriptor a 1.0 module can have: up to and including close. */
 #define MODULE_DESC_MIN_SIZE (offsetof(fhirpam_module, close) + sizeof(void (*)(void *)))
+/* A module larger than this is not a policy module. */
+#define MODULE_MAX_BYTES (256L * 1024 * 1024)
 
-static int check_module_descriptor(const fhirpam_module *desc, char *why, size_t whylen)
+int module_abi_check(unsigned abi_major, unsigned abi_minor, uint64_t size, char *why,
+                     size_t whylen)
 {
-    if (desc->abi_major != FHIRPAM_ABI_MAJOR) {
+    if (abi_major != FHIRPAM_ABI_MAJOR) {
         snprintf(why, whylen, "was built for module ABI %u.%u; this fhirpam speaks ABI %d.x",
-                 desc->abi_major, desc->abi_minor, FHIRPAM_ABI_MAJOR);
+                 abi_major, abi_minor, FHIRPAM_ABI_MAJOR);
         return -1;
     }
-    if (desc->size < MODULE_DESC_MIN_SIZE) {
+    if (size < MODULE_DESC_MIN_SIZE) {
         snprintf(why, whylen, "has a descriptor of %u bytes, smaller than ABI %d.0 requires",
-                 desc->size, FHIRPAM_ABI_MAJOR);
+                 (unsigned)size, FHIRPAM_ABI_MAJOR);
+        return -1;
+    }
+    return 0;
+}
+
+int module_descriptor_check(const fhirpam_module *desc, const elf_descriptor *elf, char *why,
+                            size_t whylen)
+{
+    if (module_abi_check(desc->abi_major, desc->abi_minor, desc->size, why, whylen) != 0)
+        return -1;
+    /* What the dynamic linker resolved must be what the file said. */
+    if (desc->abi_major != elf->abi_major || desc->abi_minor != elf->abi_minor ||
+        desc->size != elf->size) {
+        snprintf(why, whylen, "has a descriptor that changed while it was loaded");
         return -1;
     }
     if (desc->name == NULL || desc->authorize == NULL) {
@@ -47,121 +80,87 @@ static uint32_t descriptor_flags(const fhirpam_module *desc)
     return desc->flags;
 }
 
-/*
- * glibc's dlopen() first looks for an already loaded object by the path
- * *string*. Every module is loaded as "/proc/self/fd/N", and descriptor
- * numbers are reused, so a later, different module opened on the same N would
- * silently get the earlier module. To make a name always mean one file, the
- * descriptor a module was first loaded through stays open (reserved) while the
- * object is loaded, in a process-wide registry keyed by device and inode.
- */
-typedef struct loaded_object {
-    dev_t dev;
-    ino_t ino;
-    int fd; /* reserved: "/proc/self/fd/<fd>" names this object */
-    unsigned refs;
-    struct loaded_object *next;
-} loaded_object;
-
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static loaded_object *registry;
-
-static void fd_path(char *buf, size_t len, int fd)
+/* Copy the file open on fd into a sealed memfd (memfd_create(2): with
+ * F_SEAL_WRITE, F_SEAL_GROW and F_SEAL_SHRINK nobody, ourselves included,
+ * can change it again). Returns the memfd, or -1 with why filled. */
+static int sealed_copy(int fd, size_t *size, char *why, size_t whylen)
 {
-    snprintf(buf, len, "/proc/self/fd/%d", fd);
-}
-
-/* True when some loaded object already answers to this name. */
-static bool name_taken(const char *path)
-{
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
-    if (h == NULL)
-        return false;
-    dlclose(h);
-    return true;
-}
-
-/* dlopen the checked descriptor fd (which it takes). */
-static void *open_object(int fd, const struct stat *st, char *why, size_t whylen)
-{
-    char path[64];
-    void *handle = NULL;
-    pthread_mutex_lock(&registry_lock);
-    loaded_object *o = registry;
-    while (o != NULL && !(o->dev == st->st_dev && o->ino == st->st_ino))
-        o = o->next;
-    if (o != NULL) {
-        /* Loaded already (by another configuration): its reserved name
-         * still designates this very file. */
-        close(fd);
-        fd_path(path, sizeof path, o->fd);
-    } else {
-        /* A name left by an object loaded outside this registry (or one
-         * that could not be unloaded) must not be reused. */
-        for (int tries = 0; fd >= 0 && tries < 16; tries++) {
-            fd_path(path, sizeof path, fd);
-            if (!name_taken(path))
-                break;
-            int other = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
-            close(fd);
-            fd = other;
-        }
-        o = calloc(1, sizeof *o);
-        if (fd < 0 || o == NULL) {
-            snprintf(why, whylen, "cannot be given a unique name to load");
-            free(o);
-            if (fd >= 0)
-                close(fd);
-            pthread_mutex_unlock(&registry_lock);
-            return NULL;
-        }
-        fd_path(path, sizeof path, fd);
-        o->dev = st->st_dev;
-        o->ino = st->st_ino;
-        o->fd = fd;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size > MODULE_MAX_BYTES) {
+        snprintf(why, whylen, "is larger than %ld bytes", MODULE_MAX_BYTES);
+        return -1;
     }
-    dlerror();
-    handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (handle == NULL) {
-        const char *e = dlerror();
-        snprintf(why, whylen, "cannot be loaded: %s", e ? e : "unknown dlopen error");
-        if (o->refs == 0) {
-            close(o->fd);
-            free(o);
-        }
-    } else if (o->refs++ == 0) {
-        o->next = registry;
-        registry = o;
+    int copy = memfd_create("fhirpam-module", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (copy < 0) {
+        snprintf(why, whylen, "cannot be copied for loading: memfd_create: %s", strerror(errno));
+        return -1;
     }
-    pthread_mutex_unlock(&registry_lock);
-    return handle;
-}
-
-static void close_object(void *handle, dev_t dev, ino_t ino)
-{
-    pthread_mutex_lock(&registry_lock);
-    dlclose(handle);
-    for (loaded_object **p = &registry; *p != NULL; p = &(*p)->next) {
-        loaded_object *o = *p;
-        if (o->dev != dev || o->ino != ino)
+    size_t total = 0;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (--o->refs == 0) {
-            char path[64];
-            fd_path(path, sizeof path, o->fd);
-            /* An object that stays mapped after its last dlclose keeps its
-             * name, so it keeps its descriptor too. */
-            if (!name_taken(path)) {
-                close(o->fd);
-                *p = o->next;
-                free(o);
-            }
+        if (n < 0) {
+            snprintf(why, whylen, "cannot be read: %s", strerror(errno));
+            goto fail;
         }
-        break;
+        if (n == 0)
+            break;
+        total += (size_t)n;
+        if (total > (size_t)MODULE_MAX_BYTES) {
+            snprintf(why, whylen, "is larger than %ld bytes", MODULE_MAX_BYTES);
+            goto fail;
+        }
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = write(copy, buf + done, (size_t)(n - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                snprintf(why, whylen, "cannot be copied for loading: %s", strerror(errno));
+                goto fail;
+            }
+            done += w;
+        }
     }
-    pthread_mutex_unlock(&registry_lock);
+    if (fcntl(copy, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+        snprintf(why, whylen, "cannot be sealed for loading: %s", strerror(errno));
+        goto fail;
+    }
+    *size = total;
+    return copy;
+fail:
+    close(copy);
+    return -1;
 }
 
-module_file *module_load(module_file **files, const char *path, char *why, size_t whylen)
+/* Step 3 on the sealed copy. */
+static int read_descriptor(int image, size_t size, elf_descriptor *elf, char *why, size_t whylen)
+{
+    if (size == 0) {
+        snprintf(why, whylen, "is not an ELF file");
+        return -1;
+    }
+    void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, image, 0);
+    if (map == MAP_FAILED) {
+        snprintf(why, whylen, "cannot be mapped: %s", strerror(errno));
+        return -1;
+    }
+    int rc = elf_read_descriptor(map, size, FHIRPAM_MODULE_SYMBOL, elf, why, whylen);
+    munmap(map, size);
+    if (rc != 0)
+        return -1;
+    if (module_abi_check(elf->abi_major, elf->abi_minor, elf->size, why, whylen) != 0)
+        return -1;
+    if (elf->symbol_size < elf->size) {
+        snprintf(why, whylen, "has a descriptor symbol of %llu bytes that says it has %u",
+                 (unsigned long long)elf->symbol_size, elf->size);
+        return -1;
+    }
+    return 0;
+}
+
+module_file *module_image(module_file **files, const char *path, char *why, size_t whylen)
 {
     int fd = trusted_open(path, why, whylen);
     if (fd < 0)
@@ -178,36 +177,117 @@ module_file *module_load(module_file **files, const char *path, char *why, size_
             return f;
         }
     }
-
-    /* glibc has no fdlopen(): loading the checked descriptor through /proc
-     * closes the window between the check and the load. */
-    void *handle = open_object(fd, &st, why, whylen);
-    if (handle == NULL)
+    size_t size = 0;
+    int image = sealed_copy(fd, &size, why, whylen);
+    close(fd);
+    if (image < 0)
         return NULL;
-    const fhirpam_module *desc = dlsym(handle, FHIRPAM_MODULE_SYMBOL);
-    if (desc == NULL) {
-        snprintf(why, whylen, "exports no %s: not a fhirpam module", FHIRPAM_MODULE_SYMBOL);
-        close_object(handle, st.st_dev, st.st_ino);
-        return NULL;
-    }
-    if (check_module_descriptor(desc, why, whylen) != 0) {
-        close_object(handle, st.st_dev, st.st_ino);
-        return NULL;
-    }
     module_file *f = calloc(1, sizeof *f);
     if (f == NULL || (f->path = strdup(path)) == NULL) {
         free(f);
-        close_object(handle, st.st_dev, st.st_ino);
+        close(image);
         snprintf(why, whylen, "out of memory");
         return NULL;
     }
     f->dev = st.st_dev;
     f->ino = st.st_ino;
+    f->image_fd = image;
+    if (read_descriptor(image, size, &f->elf, why, whylen) != 0) {
+        close(image);
+        free(f->path);
+        free(f);
+        return NULL;
+    }
+    f->next = *files;
+    *files = f;
+    return f;
+}
+
+/*
+ * glibc's dlopen() first looks for an already loaded object by the path
+ * *string*. Every module is loaded as "/proc/self/fd/N", so N must not be a
+ * name some loaded object already answers to (one loaded outside fhirpam, or
+ * one that stayed mapped after its dlclose): such an N would silently give
+ * back that object. The copy's descriptor stays open while its object is
+ * loaded, which keeps N reserved; dl_lock keeps the check and the load
+ * together.
+ */
+static pthread_mutex_t dl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void fd_path(char *buf, size_t len, int fd)
+{
+    snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+static bool name_taken(const char *path)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    if (h == NULL)
+        return false;
+    dlclose(h);
+    return true;
+}
+
+int module_dlopen(module_file *f, char *why, size_t whylen)
+{
+    if (f->handle != NULL)
+        return 0;
+    char path[64];
+    pthread_mutex_lock(&dl_lock);
+    for (int tries = 0; f->image_fd >= 0; tries++) {
+        fd_path(path, sizeof path, f->image_fd);
+        if (!name_taken(path))
+            break;
+        int other = tries < 16 ? fcntl(f->image_fd, F_DUPFD_CLOEXEC, f->image_fd + 1) : -1;
+        close(f->image_fd);
+        f->image_fd = other;
+    }
+    if (f->image_fd < 0) {
+        pthread_mutex_unlock(&dl_lock);
+        snprintf(why, whylen, "cannot be given a unique name to load");
+        return -1;
+    }
+    dlerror();
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    const char *e = handle == NULL ? dlerror() : NULL;
+    pthread_mutex_unlock(&dl_lock);
+    if (handle == NULL) {
+        snprintf(why, whylen, "cannot be loaded: %s", e ? e : "unknown dlopen error");
+        return -1;
+    }
+    const fhirpam_module *desc = dlsym(handle, FHIRPAM_MODULE_SYMBOL);
+    if (desc == NULL) {
+        snprintf(why, whylen, "exports no %s: not a fhirpam module", FHIRPAM_MODULE_SYMBOL);
+        dlclose(handle);
+        return -1;
+    }
+    if (module_descriptor_check(desc, &f->elf, why, whylen) != 0) {
+        dlclose(handle);
+        return -1;
+    }
     f->handle = handle;
     f->desc = desc;
     f->flags = descriptor_flags(desc);
-    f->next = *files;
-    *files = f;
+    return 0;
+}
+
+module_file *module_load(module_file **files, const char *path, char *why, size_t whylen)
+{
+    module_file *f = module_image(files, path, why, whylen);
+    if (f == NULL)
+        return NULL;
+    if (module_dlopen(f, why, whylen) != 0) {
+        /* Not kept half-loaded: the list holds only what loaded. */
+        for (module_file **p = files; *p != NULL; p = &(*p)->next) {
+            if (*p == f) {
+                *p = f->next;
+                break;
+            }
+        }
+        f->next = NULL;
+        module_unload_all(f);
+        return NULL;
+    }
     return f;
 }
 
@@ -215,7 +295,19 @@ void module_unload_all(module_file *files)
 {
     while (files != NULL) {
         module_file *next = files->next;
-        close_object(files->handle, files->dev, files->ino);
+        pthread_mutex_lock(&dl_lock);
+        bool keep_name = false;
+        if (files->handle != NULL) {
+            dlclose(files->handle);
+            char path[64];
+            fd_path(path, sizeof path, files->image_fd);
+            /* An object that stays mapped after its last dlclose keeps its
+             * name, so it keeps its descriptor too. */
+            keep_name = name_taken(path);
+        }
+        if (!keep_name && files->image_fd >= 0)
+            close(files->image_fd);
+        pthread_mutex_unlock(&dl_lock);
         free(files->path);
         free(files);
         files = next;
