@@ -240,10 +240,80 @@ static void prefix_entry(struct fhirpam_decision *d, size_t entry, size_t count)
 }
 
 /*
+ * The state one bundle entry is judged from: what the entries share (the
+ * bundle's transport, the verified token, the time), and nothing a module
+ * left while another entry was judged (attributes, reasons, challenges,
+ * obligations, temporaries). Every member not named here starts zeroed, so a
+ * member added to fhirpam_authz later is per entry unless it is added here.
+ */
+static struct fhirpam_authz entry_authz(const struct fhirpam_authz *bundle,
+                                        const struct fhirpam_request *sub, const fhir_request *fhir)
+{
+    struct fhirpam_authz az = {
+        .req = sub,
+        .stack_name = bundle->stack_name,
+        .now = bundle->now,
+        .claims = bundle->claims,
+        .token = bundle->token,
+        .fhir = fhir,
+        .token_scheme = bundle->token_scheme,
+        .access_token = bundle->access_token,
+        .access_token_len = bundle->access_token_len,
+        .cert_thumbprint_done = bundle->cert_thumbprint_done,
+    };
+    memcpy(az.cert_thumbprint, bundle->cert_thumbprint, sizeof az.cert_thumbprint);
+    return az;
+}
+
+/* After entry `entry` was judged on az: what the bundle keeps of it. */
+static void finish_entry(struct fhirpam_authz *bundle, struct fhirpam_authz *az,
+                         struct fhirpam_decision *d, size_t entry)
+{
+    decision_add_entry(d, entry);
+    /* A permitted bundle carries every entry's obligations: the host checks
+     * the whole response against all of them (stricter, never looser). */
+    if (d->permitted && az->obligations != NULL) {
+        if (bundle->obligations == NULL)
+            bundle->obligations = json_array();
+        if (bundle->obligations == NULL || json_array_extend(bundle->obligations, az->obligations))
+            d->failed = true;
+    }
+    json_decref(az->obligations);
+    authz_release_temps(az);
+    if (az->cert_thumbprint_done && !bundle->cert_thumbprint_done) {
+        memcpy(bundle->cert_thumbprint, az->cert_thumbprint, sizeof az->cert_thumbprint);
+        bundle->cert_thumbprint_done = true;
+    }
+}
+
+/* A bundle's work is bounded before it starts (entries x lines) and while it
+ * runs (the decision's size): past either bound it is refused whole. */
+static bool bundle_too_large(const config *c, const flat_stack *fs, size_t count,
+                             struct fhirpam_decision *d, bool presented)
+{
+    char text[AUTHZ_REASON_TEXT_MAX];
+    if (count > c->limits.bundle_max_calls / (fs->n ? fs->n : 1)) {
+        snprintf(text, sizeof text,
+                 "a bundle of %zu entries on stack '%.64s' (%zu lines) could make %zu module "
+                 "calls; limits.bundle_max_calls is %zu",
+                 count, fs->name, fs->n, count * fs->n, c->limits.bundle_max_calls);
+    } else if (decision_bytes(d) > c->limits.bundle_max_decision_bytes) {
+        snprintf(text, sizeof text,
+                 "the decision for this bundle grew past limits.bundle_max_decision_bytes (%zu)",
+                 c->limits.bundle_max_decision_bytes);
+    } else {
+        return false;
+    }
+    decision_conclude(d, FHIRPAM_INVALID_REQUEST, "", "bundle_too_large", text, presented);
+    return true;
+}
+
+/*
  * A batch or transaction: each entry is authorized as its own request
- * through the same stack (SMART defines no scope for the bundle itself); the
- * bundle is permitted only when every entry is (A12), and the decision is
- * the first refused entry's, named in the reason and the trace.
+ * through the same stack (SMART defines no scope for the bundle itself),
+ * from a fresh state (entry_authz); the bundle is permitted only when every
+ * entry is (A12), and the decision is the first refused entry's, named in
+ * the reason and the trace.
  */
 static void run_bundle(const config *c, const flat_stack *fs, struct fhirpam_authz *az,
                        struct fhirpam_decision *d, bool presented)
@@ -259,7 +329,10 @@ static void run_bundle(const config *c, const flat_stack *fs, struct fhirpam_aut
         json_decref(bundle);
         return;
     }
-    const fhir_request *outer = az->fhir;
+    if (bundle_too_large(c, fs, count, d, presented)) {
+        json_decref(bundle);
+        return;
+    }
     for (size_t i = 0; i < count; i++) {
         const json_t *e = json_array_get(entries, i);
         const json_t *rq = json_object_get(e, "request");
@@ -287,20 +360,21 @@ static void run_bundle(const config *c, const flat_stack *fs, struct fhirpam_aut
         }
         if (parsed != 0) {
             decision_conclude(d, FHIRPAM_INVALID_REQUEST, "", "bad_bundle_entry", err, presented);
+            decision_add_entry(d, i);
         } else {
-            az->req = &sub;
-            az->fhir = &fhir;
-            run_stack(fs, az, d, presented, (int)i);
+            struct fhirpam_authz entry = entry_authz(az, &sub, &fhir);
+            run_stack(fs, &entry, d, presented, (int)i);
+            finish_entry(az, &entry, d, i);
             fhir_request_clear(&fhir);
         }
         free(body);
+        if (d->permitted && bundle_too_large(c, fs, count, d, presented))
+            break;
         if (!d->permitted || i + 1 == count) {
             prefix_entry(d, i, count);
             break;
         }
     }
-    az->req = parent;
-    az->fhir = outer;
     json_decref(bundle);
 }
 

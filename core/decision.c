@@ -30,6 +30,7 @@ struct fhirpam_decision *decision_new(size_t trace_cap)
     d->arena[0] = '\0';
     d->arena_len = 1;
     d->code = FHIRPAM_DENY;
+    d->decided_entry = -1;
     return d;
 }
 
@@ -92,6 +93,28 @@ trace_entry *decision_add_trace(struct fhirpam_decision *d)
     return e;
 }
 
+void decision_add_entry(struct fhirpam_decision *d, size_t entry)
+{
+    if (d->nentries == d->entries_cap) {
+        size_t cap = d->entries_cap ? d->entries_cap * 2 : 16;
+        entry_summary *e = realloc(d->entries, cap * sizeof *e);
+        if (e == NULL) {
+            d->failed = true;
+            return;
+        }
+        d->entries = e;
+        d->entries_cap = cap;
+    }
+    d->entries[d->nentries++] =
+        (entry_summary){.entry = entry, .code = d->code, .module = d->module, .reason = d->reason};
+    d->decided_entry = (long)entry;
+}
+
+size_t decision_bytes(const struct fhirpam_decision *d)
+{
+    return d->arena_len + d->ntrace * sizeof *d->trace + d->nentries * sizeof *d->entries;
+}
+
 void decision_conclude(struct fhirpam_decision *d, fhirpam_code code, const char *module,
                        const char *reason, const char *reason_text, bool token_presented)
 {
@@ -126,12 +149,15 @@ void decision_conclude_refs(struct fhirpam_decision *d, fhirpam_code code, str_r
     }
 }
 
-static void write_trace(const struct fhirpam_decision *d, jsonw *w)
+/* The trace; with only_decided, of the bundle entry that decided only. */
+static void write_trace(const struct fhirpam_decision *d, jsonw *w, bool only_decided)
 {
     jw_key(w, "trace");
     jw_begin_array(w);
     for (size_t i = 0; i < d->ntrace; i++) {
         const trace_entry *t = &d->trace[i];
+        if (only_decided && d->nentries > 0 && t->bundle_entry != d->decided_entry)
+            continue;
         jw_begin_object(w);
         jw_key(w, "stack");
         jw_string(w, decision_str(d, t->stack));
@@ -155,6 +181,28 @@ static void write_trace(const struct fhirpam_decision *d, jsonw *w)
         }
         jw_key(w, "us");
         jw_uint(w, t->us);
+        jw_end_object(w);
+    }
+    jw_end_array(w);
+}
+
+static void write_entries(const struct fhirpam_decision *d, jsonw *w)
+{
+    if (d->nentries == 0)
+        return;
+    jw_key(w, "entries");
+    jw_begin_array(w);
+    for (size_t i = 0; i < d->nentries; i++) {
+        const entry_summary *e = &d->entries[i];
+        jw_begin_object(w);
+        jw_key(w, "entry");
+        jw_uint(w, e->entry);
+        jw_key(w, "code");
+        jw_string(w, fhirpam_code_name(e->code));
+        jw_key(w, "module");
+        jw_string(w, decision_str(d, e->module));
+        jw_key(w, "reason");
+        jw_string(w, decision_str(d, e->reason));
         jw_end_object(w);
     }
     jw_end_array(w);
@@ -208,7 +256,8 @@ void decision_write_json(const struct fhirpam_decision *d, jsonw *w)
 {
     jw_begin_object(w);
     write_outcome(d, w);
-    write_trace(d, w);
+    write_entries(d, w);
+    write_trace(d, w, false);
     jw_key(w, "id");
     jw_string(w, d->id);
     jw_end_object(w);
@@ -243,7 +292,8 @@ void decision_write_audit(const struct fhirpam_decision *d, jsonw *w)
     write_optional(d, w, "client_id", d->client_id);
     write_optional(d, w, "jti", d->jti);
     write_optional(d, w, "patient", d->patient);
-    write_trace(d, w);
+    write_entries(d, w);
+    write_trace(d, w, true);
     jw_key(w, "duration_us");
     jw_uint(w, d->duration_us);
     jw_end_object(w);
@@ -336,6 +386,7 @@ FHIRPAM_API void fhirpam_decision_free(fhirpam_decision *d)
     if (d == NULL)
         return;
     json_decref(d->obligations);
+    free(d->entries);
     if (d->trace != d->inline_trace)
         free(d->trace);
     if (d->arena != d->inline_arena)

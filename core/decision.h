@@ -34,6 +34,15 @@ typedef struct trace_entry {
     uint64_t us;
 } trace_entry;
 
+/* How one entry of a batch or transaction ended (the audit record keeps
+ * these, not every entry's trace). */
+typedef struct entry_summary {
+    size_t entry;
+    fhirpam_code code;
+    str_ref module;
+    str_ref reason;
+} entry_summary;
+
 #define DECISION_INLINE_TRACE 8
 #define DECISION_INLINE_ARENA 1536
 
@@ -65,6 +74,13 @@ struct fhirpam_decision {
     size_t ntrace;
     size_t trace_cap;
 
+    /* A batch or transaction: one summary per entry judged, and the entry
+     * whose walk decided (-1 for any other request). */
+    entry_summary *entries;
+    size_t nentries;
+    size_t entries_cap;
+    long decided_entry;
+
     char *arena;
     size_t arena_len;
     size_t arena_cap;
@@ -81,6 +97,11 @@ str_ref decision_intern(struct fhirpam_decision *d, const char *s, size_t len);
 str_ref decision_intern_str(struct fhirpam_decision *d, const char *s);
 const char *decision_str(const struct fhirpam_decision *d, str_ref ref);
 trace_entry *decision_add_trace(struct fhirpam_decision *d);
+/* Record how bundle entry `entry` ended: the decision's current code,
+ * module and reason. */
+void decision_add_entry(struct fhirpam_decision *d, size_t entry);
+/* What the decision holds, in bytes: its strings, trace and summaries. */
+size_t decision_bytes(const struct fhirpam_decision *d);
 
 /* Set the final outcome: code, deciding module, reason, HTTP status and the
  * WWW-Authenticate value derived from the code (design §2). token_presented
@@ -97,7 +118,10 @@ void decision_conclude(struct fhirpam_decision *d, fhirpam_code code, const char
 
 /* The decision as the JSON object of `fhirpam eval`. */
 void decision_write_json(const struct fhirpam_decision *d, jsonw *w);
-/* The audit record: the decision plus time, stack, token identity, duration. */
+/* The audit record: the decision plus time, stack, token identity, duration.
+ * For a batch or transaction, a summary of every entry and the trace of the
+ * entry that decided only, so the line stays bounded by the entries, not by
+ * entries times lines. */
 void decision_write_audit(const struct fhirpam_decision *d, jsonw *w);
 
 #endif

@@ -286,6 +286,17 @@ START_TEST(config_file_checks)
 }
 END_TEST
 
+START_TEST(limits_are_checked)
+{
+    tu_expect_load_error("limits: { bundle_max_calls = 0; };\nstacks: { s = ( ); };", 1,
+                         "'bundle_max_calls' must be between 1 and");
+    tu_expect_load_error("limits: { bundle_max_decision_bytes = 100; };\nstacks: { s = ( ); };", 1,
+                         "'bundle_max_decision_bytes' must be between 65536 and");
+    tu_expect_load_error("limits: { bundle_calls = 5; };\nstacks: { s = ( ); };", 1,
+                         "unknown key 'bundle_calls' in limits");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -299,6 +310,7 @@ int main(void)
     tcase_add_test(tc, module_args_are_typed);
     tcase_add_test(tc, reload_swaps_and_keeps_old_on_failure);
     tcase_add_test(tc, config_file_checks);
+    tcase_add_test(tc, limits_are_checked);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

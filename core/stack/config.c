@@ -446,8 +446,8 @@ static int load_stacks(loader_state *st, const config_setting_t *stacks)
 
 config *config_load(const char *path, const char *modules_dir, fhirpam_error *err)
 {
-    static const char *const top_keys[] = {"modules_dir", "fhir_base", "audit",
-                                           "token",       "stacks",    NULL};
+    static const char *const top_keys[] = {"modules_dir", "fhir_base", "audit", "token",
+                                           "limits",      "stacks",    NULL};
     loader_state st = {.file = path, .err = err};
     config *c = calloc(1, sizeof *c);
     if (c == NULL || (c->path = strdup(path)) == NULL) {
@@ -494,6 +494,8 @@ config *config_load(const char *path, const char *modules_dir, fhirpam_error *er
     if (bad)
         goto fail;
 
+    if (limits_read(config_setting_get_member(root, "limits"), path, &c->limits, err) != 0)
+        goto fail;
     c->audit = audit_sink_open(config_setting_get_member(root, "audit"), path, err);
     if (c->audit == NULL)
         goto fail;

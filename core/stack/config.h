@@ -12,6 +12,7 @@
 #include <libconfig.h>
 #include <stdbool.h>
 
+#include "config_limits.h"
 #include "loader.h"
 #include "stack.h"
 
@@ -64,6 +65,7 @@ typedef struct config {
     flat_stack *stacks;
     size_t nstacks;
     size_t max_flat; /* the longest flattened stack, to size per-request arrays */
+    config_limits limits;
     struct audit_sink *audit;
     struct token_verifier *verifier; /* NULL when the config has no `token` group */
 } config;
