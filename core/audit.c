@@ -7,6 +7,7 @@
  * picked up by fhirpam_reload(), which opens the path again.
  */
 #include "audit.h"
+#include "audit_syslog.h"
 
 #include "cfgread.h"
 
@@ -26,6 +27,7 @@ struct audit_sink {
     int fd;
     bool required;
     int syslog_priority;
+    struct syslog_sink *syslog;
 };
 
 static const struct {
@@ -61,12 +63,12 @@ struct audit_sink *audit_sink_open(const config_setting_t *group, const char *fi
     if (config_setting_type(group) != CONFIG_TYPE_GROUP)
         return fail(s, err, file, group, "'audit' must be a group", NULL);
 
-    static const char *const keys[] = {"sink", "path", "required", "facility", NULL};
+    static const char *const keys[] = {"sink", "path", "required", "facility", "socket", NULL};
     if (cfg_check_keys(group, "audit", keys, file, err) != 0) {
         free(s);
         return NULL;
     }
-    const char *sink = NULL, *path = NULL, *facility = "authpriv";
+    const char *sink = NULL, *path = NULL, *facility = "authpriv", *socket_path = NULL;
     const config_setting_t *m;
     if ((m = config_setting_get_member(group, "sink")) != NULL) {
         if ((sink = config_setting_get_string(m)) == NULL)
@@ -80,6 +82,10 @@ struct audit_sink *audit_sink_open(const config_setting_t *group, const char *fi
         if ((facility = config_setting_get_string(m)) == NULL)
             return fail(s, err, file, m, "'facility' must be a string", NULL);
     }
+    if ((m = config_setting_get_member(group, "socket")) != NULL) {
+        if ((socket_path = config_setting_get_string(m)) == NULL || socket_path[0] != '/')
+            return fail(s, err, file, m, "'socket' must be an absolute path", NULL);
+    }
     if ((m = config_setting_get_member(group, "required")) != NULL) {
         if (config_setting_type(m) != CONFIG_TYPE_BOOL)
             return fail(s, err, file, m, "'required' must be true or false", NULL);
@@ -87,6 +93,8 @@ struct audit_sink *audit_sink_open(const config_setting_t *group, const char *fi
     }
     if (sink == NULL)
         return fail(s, err, file, group, "audit needs 'sink' (file, syslog, stderr or none)", NULL);
+    if (socket_path != NULL && strcmp(sink, "syslog") != 0)
+        return fail(s, err, file, group, "'socket' is only for the syslog sink", NULL);
 
     if (strcmp(sink, "none") == 0) {
         s->kind = SINK_NONE;
@@ -103,7 +111,13 @@ struct audit_sink *audit_sink_open(const config_setting_t *group, const char *fi
         if (fac < 0)
             return fail(s, err, file, group, "unknown syslog facility: ", facility);
         s->syslog_priority = fac | LOG_INFO;
-        openlog("fhirpam", LOG_PID | LOG_NDELAY, fac);
+        if (path != NULL)
+            return fail(s, err, file, group, "'path' is only for the file sink", NULL);
+        char why[160];
+        s->syslog = syslog_sink_open(socket_path ? socket_path : "/dev/log", s->syslog_priority,
+                                     why, sizeof why);
+        if (s->syslog == NULL)
+            return fail(s, err, file, group, "", why);
     } else if (strcmp(sink, "file") == 0) {
         if (path == NULL || path[0] != '/')
             return fail(s, err, file, group, "the file sink needs an absolute 'path'", NULL);
@@ -139,8 +153,7 @@ int audit_sink_write(struct audit_sink *sink, const char *record, size_t len)
     case SINK_NONE:
         return 0;
     case SINK_SYSLOG:
-        syslog(sink->syslog_priority, "%.*s", (int)len, record);
-        return 0;
+        return syslog_sink_send(sink->syslog, record, len);
     case SINK_FILE:
     case SINK_STDERR:
         /* The caller leaves room for the newline: one write per record keeps
@@ -164,5 +177,6 @@ void audit_sink_close(struct audit_sink *sink)
 {
     if (sink->kind == SINK_FILE && sink->fd >= 0)
         close(sink->fd);
+    syslog_sink_close(sink->syslog);
     free(sink);
 }
