@@ -39,6 +39,35 @@ static uint64_t monotonic_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/*
+ * A module answered after its stack's budget (limits.module_deadline_ms):
+ * the answer is dropped, with what the call left (its reason, challenges,
+ * attributes, obligations), and the call counts as `unavailable`, which the
+ * line's control then judges. An in-process module cannot be stopped while
+ * it runs; the request waits for it, but never for its answer. A module run
+ * isolated is stopped at the budget (isolate.c).
+ */
+static fhirpam_code discard_late_answer(struct fhirpam_authz *az, const config_line *l,
+                                        const flat_stack *fs, uint64_t us, size_t obligations)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < az->nattrs; i++) {
+        if (az->attrs[i].set_by != az->call)
+            az->attrs[kept++] = az->attrs[i];
+    }
+    az->nattrs = kept;
+    while (az->obligations != NULL && json_array_size(az->obligations) > obligations)
+        json_array_remove(az->obligations, json_array_size(az->obligations) - 1);
+    az->challenge_scope[0] = '\0';
+    az->challenge_scheme[0] = az->challenge_error[0] = az->dpop_nonce[0] = '\0';
+    fhirpam_set_reason(az, "deadline_exceeded",
+                       "module '%.64s' answered after %llu ms, past the %llu ms budget of stack "
+                       "'%.64s'; its answer was discarded",
+                       l->module_name, (unsigned long long)(us / 1000),
+                       (unsigned long long)(fs->deadline_us / 1000), fs->name);
+    return FHIRPAM_UNAVAILABLE;
+}
+
 static fhirpam_code call_module(void *cookie, size_t entry)
 {
     run_state *rs = cookie;
@@ -48,11 +77,15 @@ static fhirpam_code call_module(void *cookie, size_t entry)
     az->challenge_scope[0] = '\0';
     az->challenge_scheme[0] = az->challenge_error[0] = az->dpop_nonce[0] = '\0';
     az->module_flags = l->file->flags;
+    az->call++;
+    size_t obligations = az->obligations != NULL ? json_array_size(az->obligations) : 0;
     /* One clock read per module: its time runs from the previous module's
      * end (the engine's own work in between is a few nanoseconds). */
     fhirpam_code code = l->file->desc->authorize(l->instance, az);
     uint64_t now = monotonic_us(), us = now - rs->clock;
     rs->clock = now;
+    if (us > rs->fs->deadline_us)
+        code = discard_late_answer(az, l, rs->fs, us, obligations);
 
     struct fhirpam_decision *d = rs->d;
     trace_entry *t = decision_add_trace(d);

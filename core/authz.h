@@ -61,8 +61,10 @@ struct fhirpam_authz {
     struct authz_attr {
         char name[32];
         char value[64];
+        unsigned set_by; /* the call (below) that set it */
     } attrs[8];
     size_t nattrs;
+    unsigned call; /* module calls so far: a late answer's attributes are dropped */
 
     /* Strings handed to modules (fhirpam_claim_json) that live until the end
      * of the authorization. */

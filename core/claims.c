@@ -196,6 +196,7 @@ FHIRPAM_API int fhirpam_attr_set(fhirpam_authz *az, const char *name, const char
         return -1;
     memcpy(az->attrs[i].name, name, nlen + 1);
     memcpy(az->attrs[i].value, value, vlen + 1);
+    az->attrs[i].set_by = az->call;
     if (i == az->nattrs)
         az->nattrs++;
     return 0;

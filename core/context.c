@@ -76,8 +76,14 @@ FHIRPAM_API fhirpam_context *fhirpam_open(const char *config_path, const char *m
     for (size_t i = 0; i < sizeof rnd; i++)
         snprintf(ctx->id_prefix + 2 * i, 3, "%02x", rnd[i]);
     pthread_mutex_init(&ctx->reload_lock, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&ctx->reaper_wake, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     config *c = config_load(ctx->config_path, ctx->modules_dir, err);
     if (c == NULL) {
+        pthread_cond_destroy(&ctx->reaper_wake);
         pthread_mutex_destroy(&ctx->reload_lock);
         goto fail;
     }
@@ -105,6 +111,66 @@ FHIRPAM_API void fhirpam_token_cache_stats(fhirpam_context *ctx, uint64_t *hits,
     context_leave(ticket);
 }
 
+/* Under reload_lock: when no request that began before now is still
+ * inside (within timeout_ms; < 0: no bound), free every retired config. */
+static bool free_retired(struct fhirpam_context *ctx, long timeout_ms)
+{
+    if (ctx->retired == NULL)
+        return true;
+    if (!swap_quiesce(&ctx->current, timeout_ms))
+        return false;
+    while (ctx->retired != NULL) {
+        config *c = ctx->retired;
+        ctx->retired = c->retired_next;
+        config_free(c);
+    }
+    return true;
+}
+
+/* The reaper: a thread that lives while configurations wait for a request
+ * that outlasted the reload (a slow module), trying every 50 ms. */
+#define REAPER_TRY_MS 50
+
+static void *reaper_main(void *arg)
+{
+    struct fhirpam_context *ctx = arg;
+    pthread_mutex_lock(&ctx->reload_lock);
+    while (!ctx->closing && !free_retired(ctx, REAPER_TRY_MS)) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += REAPER_TRY_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&ctx->reaper_wake, &ctx->reload_lock, &until);
+    }
+    ctx->reaper_running = false;
+    pthread_mutex_unlock(&ctx->reload_lock);
+    return NULL;
+}
+
+/* Under reload_lock. Without a thread, the retired configs wait for the
+ * next reload or fhirpam_close(). */
+static void start_reaper(struct fhirpam_context *ctx)
+{
+    if (ctx->reaper_running)
+        return;
+    if (ctx->reaper_joinable)
+        pthread_join(ctx->reaper, NULL);
+    ctx->reaper_joinable = ctx->reaper_running =
+        pthread_create(&ctx->reaper, NULL, reaper_main, ctx) == 0;
+}
+
+/*
+ * The new configuration is in force as soon as it has loaded. The old one
+ * is freed when its last request has left: reload waits for that up to the
+ * new configuration's limits.reload_wait_ms, so that in the usual case (no
+ * request takes long) the old modules are closed when it returns; past the
+ * bound, a request held by a slow module keeps the old configuration alive
+ * and the reaper frees it when the request ends. Reload never waits on a
+ * request without a bound, so a SIGHUP is never held up by a module.
+ */
 FHIRPAM_API int fhirpam_reload(fhirpam_context *ctx, fhirpam_error *err)
 {
     if (ctx == NULL)
@@ -115,7 +181,11 @@ FHIRPAM_API int fhirpam_reload(fhirpam_context *ctx, fhirpam_error *err)
         pthread_mutex_unlock(&ctx->reload_lock);
         return -1;
     }
-    config_free(swap_publish(&ctx->current, fresh));
+    config *old = swap_exchange(&ctx->current, fresh);
+    old->retired_next = ctx->retired;
+    ctx->retired = old;
+    if (!free_retired(ctx, (long)fresh->limits.reload_wait_ms))
+        start_reaper(ctx);
     pthread_mutex_unlock(&ctx->reload_lock);
     return 0;
 }
@@ -124,7 +194,16 @@ FHIRPAM_API void fhirpam_close(fhirpam_context *ctx)
 {
     if (ctx == NULL)
         return;
+    pthread_mutex_lock(&ctx->reload_lock);
+    ctx->closing = true;
+    pthread_cond_signal(&ctx->reaper_wake);
+    pthread_mutex_unlock(&ctx->reload_lock);
+    if (ctx->reaper_joinable)
+        pthread_join(ctx->reaper, NULL);
+    /* No request may be in flight now (fhirpam.h), so this returns. */
+    free_retired(ctx, -1);
     config_free(atomic_load(&ctx->current.current));
+    pthread_cond_destroy(&ctx->reaper_wake);
     pthread_mutex_destroy(&ctx->reload_lock);
     free(ctx->config_path);
     free(ctx->modules_dir);

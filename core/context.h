@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "config.h"
 #include "swap.h"
@@ -14,8 +15,14 @@
 struct fhirpam_context {
     char *config_path;
     char *modules_dir;
-    swap_cell current; /* the config */
-    pthread_mutex_t reload_lock;
+    swap_cell current;           /* the config */
+    pthread_mutex_t reload_lock; /* one writer: reloads, the reaper, close */
+    /* Configurations replaced while requests still used them, freed by the
+     * reaper thread once they have left (under reload_lock). */
+    config *retired;
+    pthread_t reaper;
+    bool reaper_running, reaper_joinable, closing;
+    pthread_cond_t reaper_wake;
     char id_prefix[17];
     atomic_uint_fast64_t decisions;
 };

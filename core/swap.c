@@ -37,11 +37,22 @@ void swap_leave(swap_ticket ticket)
     atomic_fetch_sub(&ticket.slot->count[ticket.parity], 1);
 }
 
-static void wait_for_readers(swap_cell *cell, unsigned parity)
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait until no reader counts itself under `parity`; false when the
+ * deadline (monotonic ns; UINT64_MAX: none) passes first. */
+static bool wait_for_readers(swap_cell *cell, unsigned parity, uint64_t deadline)
 {
     for (int i = 0; i < SWAP_READER_SLOTS; i++) {
         unsigned spins = 0;
         while (atomic_load(&cell->slots[i].count[parity]) != 0) {
+            if (deadline != UINT64_MAX && monotonic_ns() >= deadline)
+                return false;
             if (++spins < 64) {
                 sched_yield();
             } else {
@@ -50,14 +61,29 @@ static void wait_for_readers(swap_cell *cell, unsigned parity)
             }
         }
     }
+    return true;
+}
+
+void *swap_exchange(swap_cell *cell, void *value)
+{
+    return atomic_exchange(&cell->current, value);
+}
+
+bool swap_quiesce(swap_cell *cell, long timeout_ms)
+{
+    uint64_t deadline =
+        timeout_ms < 0 ? UINT64_MAX : monotonic_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (int phase = 0; phase < 2; phase++) {
+        unsigned parity = atomic_fetch_add(&cell->epoch, 1u) & 1u;
+        if (!wait_for_readers(cell, parity, deadline))
+            return false;
+    }
+    return true;
 }
 
 void *swap_publish(swap_cell *cell, void *value)
 {
-    void *old = atomic_exchange(&cell->current, value);
-    for (int phase = 0; phase < 2; phase++) {
-        unsigned parity = atomic_fetch_add(&cell->epoch, 1u) & 1u;
-        wait_for_readers(cell, parity);
-    }
+    void *old = swap_exchange(cell, value);
+    swap_quiesce(cell, -1);
     return old;
 }

@@ -15,6 +15,7 @@
 #define FHIRPAM_CORE_SWAP_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #define SWAP_READER_SLOTS 32
 
@@ -44,5 +45,14 @@ void swap_leave(swap_ticket ticket);
 /* Publish value and return the old one once no reader can still hold it.
  * One writer at a time (the caller serialises writers). */
 void *swap_publish(swap_cell *cell, void *value);
+
+/* The two halves of swap_publish, for a writer that must not wait for
+ * ever (fhirpam_reload): swap_exchange() installs value and returns the old
+ * one at once; swap_quiesce() waits until every reader that entered before
+ * it was called has left, and returns true, or false after timeout_ms (< 0:
+ * no bound) with readers still inside. A value exchanged out may be freed
+ * once a later swap_quiesce() returned true. The same one-writer rule. */
+void *swap_exchange(swap_cell *cell, void *value);
+bool swap_quiesce(swap_cell *cell, long timeout_ms);
 
 #endif

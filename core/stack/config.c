@@ -38,6 +38,7 @@ typedef struct stack_def {
     const char *name;
     int source_line;
     bool token_required;
+    long long deadline_ms; /* 0: the limits group's */
     stack_item *items;
     size_t nitems;
     bool on_path; /* being flattened: seeing it again is a cycle */
@@ -303,7 +304,7 @@ static int parse_stack(loader_state *st, stack_def *def, const config_setting_t 
     const config_setting_t *list = s;
     if (config_setting_type(s) == CONFIG_TYPE_GROUP) {
         /* The long form: { token = "none"; lines = ( ... ); } */
-        static const char *const keys[] = {"token", "lines", NULL};
+        static const char *const keys[] = {"token", "lines", "module_deadline_ms", NULL};
         if (check_keys(st, s, "a stack", keys) != 0)
             return -1;
         bool bad = false;
@@ -316,6 +317,9 @@ static int parse_stack(loader_state *st, stack_def *def, const config_setting_t 
             return fail(st, def->source_line,
                         "stack '%s': token must be \"required\" or \"none\", not \"%s\"", def->name,
                         token);
+        if (cfg_int(s, "module_deadline_ms", 1, LIMITS_MODULE_DEADLINE_MAX_MS, &def->deadline_ms,
+                    st->file, st->err) != 0)
+            return -1;
         list = config_setting_get_member(s, "lines");
         if (list == NULL)
             return fail(st, def->source_line, "stack '%s' has no 'lines'", def->name);
@@ -431,6 +435,10 @@ static int load_stacks(loader_state *st, const config_setting_t *stacks)
         if (fs->name == NULL)
             return fail(st, st->defs[i].source_line, "out of memory");
         fs->token_required = st->defs[i].token_required;
+        unsigned long long ms = st->defs[i].deadline_ms
+                                    ? (unsigned long long)st->defs[i].deadline_ms
+                                    : st->c->limits.module_deadline_ms;
+        fs->deadline_us = ms * 1000u;
         if (fs->token_required && st->c->verifier == NULL)
             return fail(st, st->defs[i].source_line,
                         "stack '%s' requires a token (the default), but the configuration has "

@@ -50,6 +50,7 @@ typedef struct config_line {
 typedef struct flat_stack {
     char *name;
     bool token_required;
+    uint64_t deadline_us; /* each module call's budget (limits.module_deadline_ms) */
     size_t n;
     stack_entry *entries;
     const config_line **lines;
@@ -68,6 +69,7 @@ typedef struct config {
     config_limits limits;
     struct audit_sink *audit;
     struct token_verifier *verifier; /* NULL when the config has no `token` group */
+    struct config *retired_next;     /* context.c: replaced, waiting for its last request */
 } config;
 
 /* Load and check everything; NULL with "file:line: message" on any error.

@@ -11,6 +11,12 @@
 #include <stddef.h>
 
 typedef struct config_limits {
+    /* Each module call's time budget, unless its stack sets its own: an
+     * answer later than this is discarded and taken as `unavailable`. */
+    unsigned module_deadline_ms;
+    /* How long fhirpam_reload() waits for the requests still using the
+     * configuration it replaces before it leaves them to the reaper. */
+    unsigned reload_wait_ms;
     /* A batch or transaction is refused before any module runs when its
      * entries times its stack's lines exceed this. */
     size_t bundle_max_calls;
@@ -19,6 +25,9 @@ typedef struct config_limits {
     size_t bundle_max_decision_bytes;
 } config_limits;
 
+#define LIMITS_MODULE_DEADLINE_MS        1000
+#define LIMITS_MODULE_DEADLINE_MAX_MS    600000
+#define LIMITS_RELOAD_WAIT_MS            1000
 #define LIMITS_BUNDLE_MAX_CALLS          20000
 #define LIMITS_BUNDLE_MAX_DECISION_BYTES (4u * 1024 * 1024)
 

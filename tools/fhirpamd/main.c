@@ -11,6 +11,7 @@
 #include <fhirpam/fhirpam.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,26 @@ static void reload(const options *o, fhirpam_context *ctx)
     log_warnings(o, ctx);
 }
 
+static atomic_bool server_stopped;
+
+static void *stop_server(void *arg)
+{
+    server_stop(arg);
+    atomic_store(&server_stopped, true);
+    return NULL;
+}
+
+/*
+ * Stop accepting, give the requests in flight --drain-seconds, and stop.
+ * Stopping closes the connections still open and joins the worker threads;
+ * a worker inside a module that never returns cannot be joined, and waiting
+ * for it would leave a daemon only SIGKILL ends. So the stop gets a few
+ * seconds of its own, and past them fhirpamd exits without it: those
+ * clients' connections close unanswered (a gateway then answers 500, never
+ * the data), and the exit status (1) says the drain did not finish.
+ */
+#define STOP_SECONDS 2
+
 static void drain(server *s, unsigned seconds)
 {
     server_quiesce(s);
@@ -105,7 +126,19 @@ static void drain(server *s, unsigned seconds)
     if (left > 0)
         fprintf(stderr, "fhirpamd: %ld requests still in flight after %u s, closing them\n", left,
                 seconds);
-    server_stop(s);
+    pthread_t stopper;
+    if (pthread_create(&stopper, NULL, stop_server, s) != 0) {
+        server_stop(s);
+        return;
+    }
+    for (int waited = 0; !atomic_load(&server_stopped) && waited < STOP_SECONDS * 100; waited++)
+        nanosleep(&tick, NULL);
+    if (!atomic_load(&server_stopped)) {
+        fprintf(stderr, "fhirpamd: a request is still inside a module that has not returned; "
+                        "exiting without it\n");
+        _exit(1);
+    }
+    pthread_join(stopper, NULL);
 }
 
 int main(int argc, char **argv)
