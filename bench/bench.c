@@ -162,6 +162,8 @@ int main(int argc, char **argv)
         bench_dpop();
     if (only == NULL || strcmp(only, "consent") == 0)
         bench_consent();
+    if (only == NULL || strcmp(only, "isolation") == 0)
+        bench_isolation();
     /* --- further parts register here --- */
     return 0;
 }

@@ -58,6 +58,7 @@ void bench_issuer_close(bench_issuer *is);
 
 /* Each part's benchmarks; defined in bench_<part>.c. */
 void bench_core(void);
+void bench_isolation(void);
 void bench_token(void);
 void bench_revocation(void);
 void bench_scope(void);

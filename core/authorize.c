@@ -17,6 +17,7 @@
 #include "codes.h"
 #include "context.h"
 #include "decision.h"
+#include "isolate.h"
 #include "json_strict.h"
 #include "token.h"
 
@@ -81,10 +82,14 @@ static fhirpam_code call_module(void *cookie, size_t entry)
     size_t obligations = az->obligations != NULL ? json_array_size(az->obligations) : 0;
     /* One clock read per module: its time runs from the previous module's
      * end (the engine's own work in between is a few nanoseconds). */
-    fhirpam_code code = l->file->desc->authorize(l->instance, az);
+    bool stopped = false;
+    fhirpam_code code = l->pool == NULL
+                            ? l->file->desc->authorize(l->instance, az)
+                            : isolated_call(l->pool, az, rs->clock + rs->fs->deadline_us,
+                                            rs->fs->deadline_us, &stopped);
     uint64_t now = monotonic_us(), us = now - rs->clock;
     rs->clock = now;
-    if (us > rs->fs->deadline_us)
+    if (us > rs->fs->deadline_us && !stopped)
         code = discard_late_answer(az, l, rs->fs, us, obligations);
 
     struct fhirpam_decision *d = rs->d;
@@ -280,7 +285,8 @@ static void prefix_entry(struct fhirpam_decision *d, size_t entry, size_t count)
  * member added to fhirpam_authz later is per entry unless it is added here.
  */
 static struct fhirpam_authz entry_authz(const struct fhirpam_authz *bundle,
-                                        const struct fhirpam_request *sub, const fhir_request *fhir)
+                                        const struct fhirpam_request *sub, const fhir_request *fhir,
+                                        const char *if_none_exist)
 {
     struct fhirpam_authz az = {
         .req = sub,
@@ -292,6 +298,7 @@ static struct fhirpam_authz entry_authz(const struct fhirpam_authz *bundle,
         .token_scheme = bundle->token_scheme,
         .access_token = bundle->access_token,
         .access_token_len = bundle->access_token_len,
+        .if_none_exist = if_none_exist,
         .cert_thumbprint_done = bundle->cert_thumbprint_done,
     };
     memcpy(az.cert_thumbprint, bundle->cert_thumbprint, sizeof az.cert_thumbprint);
@@ -395,7 +402,7 @@ static void run_bundle(const config *c, const flat_stack *fs, struct fhirpam_aut
             decision_conclude(d, FHIRPAM_INVALID_REQUEST, "", "bad_bundle_entry", err, presented);
             decision_add_entry(d, i);
         } else {
-            struct fhirpam_authz entry = entry_authz(az, &sub, &fhir);
+            struct fhirpam_authz entry = entry_authz(az, &sub, &fhir, if_none_exist);
             run_stack(fs, &entry, d, presented, (int)i);
             finish_entry(az, &entry, d, i);
             fhir_request_clear(&fhir);
@@ -444,9 +451,9 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
      * be understood is refused, never guessed at. */
     fhir_request fhir;
     char parse_error[160];
+    const char *if_none_exist = request_header_get(req, "If-None-Exist", 0);
     if (fhir_request_parse(req->method, req->url, c->fhir_base, req->body, req->body_len,
-                           request_header_get(req, "If-None-Exist", 0), &fhir, parse_error,
-                           sizeof parse_error) != 0) {
+                           if_none_exist, &fhir, parse_error, sizeof parse_error) != 0) {
         decision_conclude(d, FHIRPAM_INVALID_REQUEST, "", "unparsable_request", parse_error,
                           request_header_count(req, "Authorization") > 0);
         return;
@@ -455,7 +462,8 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
                                .stack_name = fs->name,
                                .now = d->time,
                                .fhir = &fhir,
-                               .fhir_base = c->fhir_base};
+                               .fhir_base = c->fhir_base,
+                               .if_none_exist = if_none_exist};
     const verified_token *vt = NULL;
     bool presented = false;
     if (fs->token_required) {

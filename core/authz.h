@@ -27,6 +27,7 @@ struct fhirpam_authz {
     const char *fhir_base;              /* the configuration's fhir_base, or NULL */
     const char *token_scheme;           /* "Bearer" or "DPoP"; NULL without a token */
     const char *access_token;           /* not NUL-terminated: access_token_len */
+    const char *if_none_exist;          /* the criteria `fhir` was parsed with, or NULL */
     size_t access_token_len;
     char cert_thumbprint[48]; /* computed on first use */
     bool cert_thumbprint_done;

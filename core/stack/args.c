@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include "cfgread.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,4 +130,78 @@ FHIRPAM_API const char *fhirpam_args_member_name(const fhirpam_args *args, size_
 FHIRPAM_API const char *fhirpam_args_where(const fhirpam_args *args)
 {
     return args != NULL && args->where != NULL ? args->where : "";
+}
+
+static const char *arg_type_name(fhirpam_arg_type type)
+{
+    switch (type) {
+    case FHIRPAM_ARG_STRING:
+        return "a string";
+    case FHIRPAM_ARG_INT:
+        return "an integer";
+    case FHIRPAM_ARG_BOOL:
+        return "a boolean";
+    case FHIRPAM_ARG_LIST:
+        return "a list of strings";
+    case FHIRPAM_ARG_GROUP:
+        return "a group";
+    }
+    return "?";
+}
+
+static bool arg_has_type(const config_setting_t *s, fhirpam_arg_type type)
+{
+    int t = config_setting_type(s);
+    switch (type) {
+    case FHIRPAM_ARG_STRING:
+        return t == CONFIG_TYPE_STRING;
+    case FHIRPAM_ARG_INT:
+        return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+    case FHIRPAM_ARG_BOOL:
+        return t == CONFIG_TYPE_BOOL;
+    case FHIRPAM_ARG_GROUP:
+        return t == CONFIG_TYPE_GROUP;
+    case FHIRPAM_ARG_LIST:
+        if (t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY)
+            return false;
+        for (int i = 0; i < config_setting_length(s); i++) {
+            if (config_setting_type(config_setting_get_elem(s, (unsigned)i)) != CONFIG_TYPE_STRING)
+                return false;
+        }
+        return true;
+    }
+    return false;
+}
+
+/* Every argument the line gives must be declared by the module, with its type
+ * (STYLE: arguments are declared once, in a table, like nginx directives). */
+int args_check(const fhirpam_arg_spec *spec, const char *module_name, const config_setting_t *args,
+               const char *file, fhirpam_error *err)
+{
+    if (args == NULL)
+        return 0;
+    int n = config_setting_length(args);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *m = config_setting_get_elem(args, (unsigned)i);
+        const char *name = config_setting_name(m);
+        const fhirpam_arg_spec *found = NULL;
+        for (const fhirpam_arg_spec *a = spec; a != NULL && a->name != NULL; a++) {
+            if (strcmp(a->name, name) == 0)
+                found = a;
+        }
+        if (found == NULL) {
+            char list[512] = "";
+            for (const fhirpam_arg_spec *a = spec; a != NULL && a->name != NULL; a++) {
+                strncat(list, a->name, sizeof list - strlen(list) - 1);
+                if (a[1].name != NULL)
+                    strncat(list, ", ", sizeof list - strlen(list) - 1);
+            }
+            return cfg_fail(err, file, m, "module '%s' has no argument '%s' (it takes: %s)",
+                            module_name, name, list[0] ? list : "no arguments");
+        }
+        if (!arg_has_type(m, found->type))
+            return cfg_fail(err, file, m, "argument '%s' of module '%s' must be %s", name,
+                            module_name, arg_type_name(found->type));
+    }
+    return 0;
 }

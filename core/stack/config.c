@@ -12,13 +12,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "cfgread.h"
+#include "isolate.h"
 #include "token.h"
 
 #ifndef FHIRPAM_MODULES_DIR
 #define FHIRPAM_MODULES_DIR "/usr/local/lib/fhirpam"
+#endif
+#ifndef FHIRPAM_WORKER_PATH
+#define FHIRPAM_WORKER_PATH "/usr/local/libexec/fhirpam-worker"
 #endif
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
@@ -48,6 +53,7 @@ typedef struct loader_state {
     config *c;
     const char *file;
     const char *modules_dir;
+    const char *worker_path;
     stack_def *defs;
     size_t ndefs;
     fhirpam_error *err;
@@ -126,81 +132,48 @@ static bool valid_module_name(const char *name)
     return true;
 }
 
-static const char *arg_type_name(fhirpam_arg_type type)
+/*
+ * isolation = "process": the module is copied and its ELF checked here as
+ * for any module, but its code runs only in isolation workers (isolate.h),
+ * which check its arguments and open it; their refusal is this line's.
+ */
+static int open_isolated(loader_state *st, config_line *l, const config_setting_t *g,
+                         const char *path)
 {
-    switch (type) {
-    case FHIRPAM_ARG_STRING:
-        return "a string";
-    case FHIRPAM_ARG_INT:
-        return "an integer";
-    case FHIRPAM_ARG_BOOL:
-        return "a boolean";
-    case FHIRPAM_ARG_LIST:
-        return "a list of strings";
-    case FHIRPAM_ARG_GROUP:
-        return "a group";
+    long long workers = 4;
+    if (cfg_int(g, "workers", 1, 64, &workers, st->file, st->err) != 0)
+        return -1;
+    char why[1024];
+    l->file = module_image(&st->c->files, path, why, sizeof why);
+    if (l->file == NULL)
+        return fail(st, l->source_line, "module '%s' (%s) %s", l->module_name, path, why);
+    if (st->c->worker_fd < 0) {
+        st->c->worker_fd = trusted_open(st->worker_path, why, sizeof why);
+        if (st->c->worker_fd < 0)
+            return fail(st, l->source_line, "the isolation worker %s %s", st->worker_path, why);
     }
-    return "?";
-}
-
-static bool arg_has_type(const config_setting_t *s, fhirpam_arg_type type)
-{
-    int t = config_setting_type(s);
-    switch (type) {
-    case FHIRPAM_ARG_STRING:
-        return t == CONFIG_TYPE_STRING;
-    case FHIRPAM_ARG_INT:
-        return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
-    case FHIRPAM_ARG_BOOL:
-        return t == CONFIG_TYPE_BOOL;
-    case FHIRPAM_ARG_GROUP:
-        return t == CONFIG_TYPE_GROUP;
-    case FHIRPAM_ARG_LIST:
-        if (t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY)
-            return false;
-        for (int i = 0; i < config_setting_length(s); i++) {
-            if (config_setting_type(config_setting_get_elem(s, (unsigned)i)) != CONFIG_TYPE_STRING)
-                return false;
-        }
-        return true;
-    }
-    return false;
-}
-
-/* Every argument the line gives must be declared by the module, with its type
- * (STYLE: arguments are declared once, in a table, like nginx directives). */
-static int check_args(loader_state *st, const config_line *l, const config_setting_t *args)
-{
-    if (args == NULL)
-        return 0;
-    const fhirpam_arg_spec *spec = l->file->desc->args;
-    int n = config_setting_length(args);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *m = config_setting_get_elem(args, (unsigned)i);
-        const char *name = config_setting_name(m);
-        const fhirpam_arg_spec *found = NULL;
-        for (const fhirpam_arg_spec *a = spec; a != NULL && a->name != NULL; a++) {
-            if (strcmp(a->name, name) == 0)
-                found = a;
-        }
-        if (found == NULL) {
-            char list[512] = "";
-            for (const fhirpam_arg_spec *a = spec; a != NULL && a->name != NULL; a++) {
-                strncat(list, a->name, sizeof list - strlen(list) - 1);
-                if (a[1].name != NULL)
-                    strncat(list, ", ", sizeof list - strlen(list) - 1);
-            }
-            return fail(st, line_of(m), "module '%s' has no argument '%s' (it takes: %s)",
-                        l->module_name, name, list[0] ? list : "no arguments");
-        }
-        if (!arg_has_type(m, found->type))
-            return fail(st, line_of(m), "argument '%s' of module '%s' must be %s", name,
-                        l->module_name, arg_type_name(found->type));
+    isolate_spec spec = {
+        .worker_fd = st->c->worker_fd,
+        .image_fd = l->file->image_fd,
+        .config_path = st->file,
+        .config_text = st->c->text,
+        .config_len = st->c->text_len,
+        .stack = l->stack_name,
+        .index = l->index,
+        .module = l->module_name,
+        .fhir_base = st->c->fhir_base,
+        .workers = (unsigned)workers,
+    };
+    l->pool = isolated_pool_new(&spec, why, sizeof why);
+    if (l->pool == NULL) {
+        fhirpam_error_set(st->err, "%s", why);
+        return -1;
     }
     return 0;
 }
 
-static int open_line_module(loader_state *st, config_line *l, const config_setting_t *args)
+static int open_line_module(loader_state *st, config_line *l, const config_setting_t *g,
+                            const config_setting_t *args)
 {
     char path[4096];
     if (strchr(l->module_name, '/') != NULL) {
@@ -214,11 +187,23 @@ static int open_line_module(loader_state *st, config_line *l, const config_setti
                         l->module_name);
         snprintf(path, sizeof path, "%s/%s.so", st->modules_dir, l->module_name);
     }
+    bool bad = false;
+    const char *isolation = string_member(st, g, "isolation", &bad);
+    if (bad)
+        return -1;
+    if (isolation != NULL && strcmp(isolation, "process") == 0)
+        return open_isolated(st, l, g, path);
+    if (isolation != NULL && strcmp(isolation, "none") != 0)
+        return fail(st, line_of(config_setting_get_member(g, "isolation")),
+                    "isolation must be \"none\" or \"process\", not \"%s\"", isolation);
+    if (config_setting_get_member(g, "workers") != NULL)
+        return fail(st, line_of(config_setting_get_member(g, "workers")),
+                    "'workers' goes only with isolation = \"process\"");
     char why[512];
     l->file = module_load(&st->c->files, path, why, sizeof why);
     if (l->file == NULL)
         return fail(st, l->source_line, "module '%s' (%s) %s", l->module_name, path, why);
-    if (check_args(st, l, args) != 0)
+    if (args_check(l->file->desc->args, l->module_name, args, st->file, st->err) != 0)
         return -1;
     if (args_build(&l->args, args, st->file, args ? line_of(args) : l->source_line) != 0)
         return fail(st, l->source_line, "out of memory");
@@ -234,7 +219,8 @@ static int open_line_module(loader_state *st, config_line *l, const config_setti
 
 static int parse_line(loader_state *st, stack_def *def, const config_setting_t *g, size_t index)
 {
-    static const char *const line_keys[] = {"control", "module", "args", "stack", NULL};
+    static const char *const line_keys[] = {"control",   "module",  "args", "stack",
+                                            "isolation", "workers", NULL};
     int line = line_of(g);
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
         return fail(st, line, "each line of stack '%s' must be a group { control = ...; }",
@@ -293,7 +279,7 @@ static int parse_line(loader_state *st, stack_def *def, const config_setting_t *
     char why[256];
     if (stack_control_parse(control, &l->control, why, sizeof why) != 0)
         return fail(st, line, "control \"%s\": %s", control, why);
-    return open_line_module(st, l, args);
+    return open_line_module(st, l, g, args);
 }
 
 static int parse_stack(loader_state *st, stack_def *def, const config_setting_t *s)
@@ -454,8 +440,8 @@ static int load_stacks(loader_state *st, const config_setting_t *stacks)
 
 config *config_load(const char *path, const char *modules_dir, fhirpam_error *err)
 {
-    static const char *const top_keys[] = {"modules_dir", "fhir_base", "audit", "token",
-                                           "limits",      "stacks",    NULL};
+    static const char *const top_keys[] = {"modules_dir", "fhir_base", "worker", "audit",
+                                           "token",       "limits",    "stacks", NULL};
     loader_state st = {.file = path, .err = err};
     config *c = calloc(1, sizeof *c);
     if (c == NULL || (c->path = strdup(path)) == NULL) {
@@ -464,21 +450,18 @@ config *config_load(const char *path, const char *modules_dir, fhirpam_error *er
         return NULL;
     }
     st.c = c;
+    c->worker_fd = -1;
     config_init(&c->cfg);
 
     char why[512];
-    char *text = trusted_read(path, CONFIG_MAX_BYTES, NULL, why, sizeof why);
-    if (text == NULL) {
+    c->text = trusted_read(path, CONFIG_MAX_BYTES, &c->text_len, why, sizeof why);
+    if (c->text == NULL) {
         fail(&st, 0, "%s", why);
         goto fail;
     }
-    if (refuse_includes(&st, text) != 0) {
-        free(text);
+    if (refuse_includes(&st, c->text) != 0)
         goto fail;
-    }
-    int ok = config_read_string(&c->cfg, text);
-    free(text);
-    if (!ok) {
+    if (!config_read_string(&c->cfg, c->text)) {
         fail(&st, config_error_line(&c->cfg), "%s", config_error_text(&c->cfg));
         goto fail;
     }
@@ -499,8 +482,10 @@ config *config_load(const char *path, const char *modules_dir, fhirpam_error *er
     }
     st.modules_dir = modules_dir ? modules_dir : dir ? dir : FHIRPAM_MODULES_DIR;
     c->fhir_base = string_member(&st, root, "fhir_base", &bad);
+    const char *worker = string_member(&st, root, "worker", &bad);
     if (bad)
         goto fail;
+    st.worker_path = worker ? worker : FHIRPAM_WORKER_PATH;
 
     if (limits_read(config_setting_get_member(root, "limits"), path, &c->limits, err) != 0)
         goto fail;
@@ -540,6 +525,7 @@ void config_free(config *c)
     free(c->stacks);
     for (size_t i = 0; i < c->nlines; i++) {
         config_line *l = c->lines[i];
+        isolated_pool_free(l->pool);
         if (l->opened && l->file->desc->close != NULL)
             l->file->desc->close(l->instance);
         args_free(&l->args);
@@ -554,6 +540,9 @@ void config_free(config *c)
     if (c->verifier != NULL)
         token_verifier_free(c->verifier);
     module_unload_all(c->files);
+    if (c->worker_fd >= 0)
+        close(c->worker_fd);
+    free(c->text);
     config_destroy(&c->cfg);
     free(c->path);
     free(c);

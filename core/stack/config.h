@@ -17,6 +17,7 @@
 #include "stack.h"
 
 struct audit_sink;
+struct isolated_pool;
 struct token_verifier;
 
 struct fhirpam_args {
@@ -38,6 +39,7 @@ typedef struct config_line {
     struct fhirpam_args args;
     void *instance;
     bool opened;
+    struct isolated_pool *pool; /* isolation = "process": the module runs there, not here */
     /* "stack\0module\0control\0": what every trace entry of the line names,
      * copied into a decision in one piece (module_at, control_at: offsets). */
     char *labels;
@@ -58,7 +60,10 @@ typedef struct flat_stack {
 
 typedef struct config {
     char *path;
-    config_t cfg;          /* kept: module args point into it */
+    config_t cfg; /* kept: module args point into it */
+    char *text;   /* the file as read: isolation workers parse it too */
+    size_t text_len;
+    int worker_fd;         /* the isolation worker program, once a line needs it; else -1 */
     const char *fhir_base; /* absolute base URL requests may carry, or NULL */
     module_file *files;
     config_line **lines;
@@ -83,5 +88,9 @@ const flat_stack *config_find_stack(const config *c, const char *name);
 int args_build(struct fhirpam_args *args, const config_setting_t *group, const char *file,
                int line);
 void args_free(struct fhirpam_args *args);
+/* Every argument a line gives must be declared by its module (spec), with
+ * its type; else -1 with "file:line: message" in err. */
+int args_check(const fhirpam_arg_spec *spec, const char *module_name, const config_setting_t *args,
+               const char *file, fhirpam_error *err);
 
 #endif

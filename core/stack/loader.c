@@ -203,6 +203,18 @@ module_file *module_image(module_file **files, const char *path, char *why, size
     return f;
 }
 
+int module_from_image(int image_fd, module_file *f, char *why, size_t whylen)
+{
+    memset(f, 0, sizeof *f);
+    f->image_fd = image_fd;
+    struct stat st;
+    if (fstat(image_fd, &st) != 0) {
+        snprintf(why, whylen, "cannot stat its image: %s", strerror(errno));
+        return -1;
+    }
+    return read_descriptor(image_fd, (size_t)st.st_size, &f->elf, why, whylen);
+}
+
 /*
  * glibc's dlopen() first looks for an already loaded object by the path
  * *string*. Every module is loaded as "/proc/self/fd/N", so N must not be a

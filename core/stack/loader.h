@@ -34,6 +34,11 @@ typedef struct module_file {
  */
 module_file *module_image(module_file **files, const char *path, char *why, size_t whylen);
 
+/* Steps 3 and 4 for a copy made elsewhere: an isolation worker gets its
+ * module's sealed image as a descriptor (isolate_serve.c). Fills f (not
+ * in any list) from the image's ELF; 0, or -1 with why filled. */
+int module_from_image(int image_fd, module_file *f, char *why, size_t whylen);
+
 /* Step 4: dlopen the copy (RTLD_NOW|RTLD_LOCAL) and check the descriptor as
  * resolved: the same ABI words as the ELF said, a name, an authorize
  * callback. Runs the module's constructors. 0, or -1 with why filled. */
