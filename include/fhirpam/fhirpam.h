@@ -79,6 +79,10 @@ typedef struct fhirpam_context fhirpam_context;
  *
  * modules_dir, when not NULL, is where module names without a slash are looked
  * up, overriding the config's `modules_dir` and the compiled-in default.
+ * Either path may be relative: it is made absolute here, once, against the
+ * working directory, and reloads use that. Every file the configuration
+ * trusts is refused unless it and every directory above it are owned by
+ * root or the effective user and not writable by group or others.
  *
  * The caller owns the context and frees it with fhirpam_close().
  */
@@ -90,7 +94,10 @@ FHIRPAM_API fhirpam_context *fhirpam_open(const char *config_path, const char *m
  * flight finish on the configuration they started with. On any error the
  * previous configuration stays in force, -1 is returned and err is filled.
  * Thread-safe, also against fhirpam_authorize(); concurrent reloads are
- * serialised.
+ * serialised. Never waits for a request without a bound: after the new
+ * configuration's limits.reload_wait_ms, one still in flight keeps the old
+ * configuration alive, and a thread of the context frees it when the
+ * request ends.
  */
 FHIRPAM_API int fhirpam_reload(fhirpam_context *ctx, fhirpam_error *err);
 
@@ -102,7 +109,8 @@ FHIRPAM_API int fhirpam_reload(fhirpam_context *ctx, fhirpam_error *err);
  */
 FHIRPAM_API void fhirpam_token_cache_stats(fhirpam_context *ctx, uint64_t *hits, size_t *entries);
 
-/* Close the context. No other call on it may be running or follow. */
+/* Close the context. No other call on it may be running or follow (this
+ * waits for a configuration a request still held after a reload). */
 FHIRPAM_API void fhirpam_close(fhirpam_context *ctx);
 
 /*

@@ -15,6 +15,27 @@
  * unload. authorize() is called concurrently from many threads on the same
  * instance: instance state must be read-only after open(), or the module must
  * lock what it mutates.
+ *
+ * Loading: the file and every directory above it must be owned by root or
+ * the host's user and not writable by group or others. The core loads a
+ * sealed private copy of the file, and reads the descriptor's first three
+ * members (abi_major, abi_minor, size) from that copy's ELF dynamic symbol
+ * table before it loads it: they must be the constants
+ * FHIRPAM_MODULE_HEADER writes, in an initialised const object. A module
+ * built for another ABI, without the descriptor, or with an RPATH or RUNPATH
+ * is refused before any of its code (constructors included) runs.
+ *
+ * Time: authorize() answers within its stack's budget (limits.
+ * module_deadline_ms, default 1 s); a later answer is discarded, with the
+ * attributes and obligations the call added, and counts as
+ * FHIRPAM_UNAVAILABLE. Block on nothing without a bound of your own.
+ *
+ * Isolation: a stack line may run the module in worker processes
+ * (isolation = "process"): open(), authorize() and close() then run there,
+ * one call at a time per process, several processes per line. The SDK is
+ * the same, except that fhirpam_token_data() finds nothing (data attached
+ * to a token does not outlive the call) and the request, claims and
+ * attributes are copies.
  */
 #ifndef FHIRPAM_MODULE_H
 #define FHIRPAM_MODULE_H
@@ -293,6 +314,9 @@ FHIRPAM_API void fhirpam_set_challenge_scope(fhirpam_authz *az, const char *scop
  * patient_link reads it). Names up to 31 bytes, values up to 63, at most 8;
  * setting a name again replaces its value. fhirpam_attr_set returns 0, or -1
  * when the value does not fit. fhirpam_attr_get returns NULL when unset.
+ * Each entry of a batch or transaction is its own authorization: what was
+ * set while judging one entry is not there for the next. The attributes a
+ * call set are dropped when its answer comes too late.
  */
 FHIRPAM_API int fhirpam_attr_set(fhirpam_authz *az, const char *name, const char *value);
 FHIRPAM_API const char *fhirpam_attr_get(const fhirpam_authz *az, const char *name);
@@ -477,7 +501,8 @@ typedef struct fhirpam_module {
 
 #define FHIRPAM_MODULE_SYMBOL "fhirpam_module_descriptor"
 
-/* Define the descriptor: FHIRPAM_MODULE_DESCRIPTOR = { FHIRPAM_MODULE_HEADER, ... }; */
+/* Define the descriptor: FHIRPAM_MODULE_DESCRIPTOR = { FHIRPAM_MODULE_HEADER, ... };
+ * (a const object with its ABI words in the file: see "Loading" above). */
 #define FHIRPAM_MODULE_DESCRIPTOR FHIRPAM_API const fhirpam_module fhirpam_module_descriptor
 #define FHIRPAM_MODULE_HEADER                                                                      \
     .abi_major = FHIRPAM_ABI_MAJOR, .abi_minor = FHIRPAM_ABI_MINOR,                                \
