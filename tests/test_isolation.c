@@ -1,7 +1,8 @@
 /*
  * test_isolation.c - modules run in isolation workers (isolation =
  * "process", core/stack/isolate.h): they answer as they would in process,
- * with the claims, attributes and obligations crossing the boundary; a
+ * with the claims, attributes, obligations and binding reports crossing
+ * the boundary; a
  * module that faults costs only its call; one that never returns is stopped
  * at its budget; a worker that cannot open its module refuses the
  * configuration with the file and line.
@@ -132,7 +133,7 @@ START_TEST(claims_cross_the_boundary)
     snprintf(text, sizeof text,
              "worker = \"%s\";\n"
              "token: { issuer = \"https://ehr\"; audience = \"https://fhir\"; jwks = \"%s\"; "
-             "algorithms = [\"ES256\"]; };\n"
+             "algorithms = [\"ES256\"]; unverified_binding = \"allow\"; };\n"
              "stacks: { here = ( %s ); there = ( %s ); };",
              worker(), jwks_path, in_process, isolated);
     fhirpam_error err = {{0}};
@@ -171,6 +172,85 @@ START_TEST(claims_cross_the_boundary)
     json_decref(set);
     EVP_PKEY_free(key);
     fhirpam_close(ctx);
+}
+END_TEST
+
+/* A module that verifies bindings does so across the boundary: the worker
+ * reads its descriptor's flags, the host knows them from the ELF before any
+ * worker starts (so `fhirpam check` counts the line), and the report comes
+ * back through fhirpam_binding_verified() on the host, for each bundle entry
+ * on its own. A module without the flag, or with it where the core must not
+ * read it (ABI 1.0), reports nothing, isolated or not. */
+START_TEST(bindings_cross_the_boundary)
+{
+    EVP_PKEY *key = mint_keygen("ES256", 0);
+    json_t *set = json_pack("{s:[o]}", "keys", mint_public_jwk(key, "k1", "ES256"));
+    char *jwks = json_dumps(set, 0);
+    const char *jwks_path = tu_write("jwks.json", jwks);
+#define BINDING_LINE                                                                               \
+    "( { control = \"required\"; module = \"%s\"; isolation = \"process\"; args = { kind = "       \
+    "\"mtls\"; }; } )"
+    char flagged[700], unflagged[700], minor0[700], text[4096];
+    snprintf(flagged, sizeof flagged, BINDING_LINE, test_module("binding_probe"));
+    snprintf(unflagged, sizeof unflagged, BINDING_LINE, test_module("binding_unflagged"));
+    snprintf(minor0, sizeof minor0, BINDING_LINE, test_module("binding_minor0"));
+    snprintf(text, sizeof text,
+             "worker = \"%s\";\n"
+             "token: { issuer = \"https://ehr\"; audience = \"https://fhir\"; jwks = \"%s\"; "
+             "algorithms = [\"ES256\"]; };\n"
+             "stacks: { flagged = %s; unflagged = %s; minor0 = %s; };",
+             worker(), jwks_path, flagged, unflagged, minor0);
+    fhirpam_error err = {{0}};
+    fhirpam_context *ctx = tu_open(text, &err);
+    ck_assert_msg(ctx != NULL, "%s", err.text);
+
+    char **warnings = NULL;
+    size_t n = fhirpam_config_warnings(ctx, &warnings);
+    char all[2048] = "";
+    for (size_t i = 0; i < n; i++)
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s\n", warnings[i]);
+    fhirpam_free_strings(warnings, n);
+    ck_assert_msg(strstr(all, "stack flagged:") == NULL, "%s", all);
+    ck_assert_msg(strstr(all, "stack unflagged:") != NULL, "%s", all);
+    ck_assert_msg(strstr(all, "stack minor0:") != NULL, "%s", all);
+
+    char *token = mint_token(key, "ES256", "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+                             "{\"iss\":\"https://ehr\",\"aud\":\"https://fhir\",\"exp\":"
+                             "1800000600,\"sub\":\"u1\",\"scope\":\"patient/*.rs\",\"cnf\":{"
+                             "\"x5t#S256\":\"abc\"}}");
+    char bearer[4096];
+    snprintf(bearer, sizeof bearer, "Bearer %s", token);
+    static const char bundle[] = "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":["
+                                 "{\"request\":{\"method\":\"GET\",\"url\":\"Observation/1\"}},"
+                                 "{\"request\":{\"method\":\"GET\",\"url\":\"Patient/1\"}}]}";
+    static const struct {
+        const char *stack;
+        bool permitted;
+    } cases[] = {{"flagged", true}, {"unflagged", false}, {"minor0", false}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int as_bundle = 0; as_bundle < 2; as_bundle++) {
+            fhirpam_request *req =
+                fhirpam_request_new(as_bundle ? "POST" : "GET", as_bundle ? "" : "Patient/1");
+            fhirpam_request_add_header(req, "Authorization", bearer);
+            if (as_bundle)
+                fhirpam_request_set_body(req, bundle, strlen(bundle));
+            fhirpam_request_set_time(req, 1800000000);
+            fhirpam_decision *d = fhirpam_authorize(ctx, cases[c].stack, req);
+            ck_assert_msg(fhirpam_decision_permitted(d) == cases[c].permitted, "%s%s: %s",
+                          cases[c].stack, as_bundle ? " (bundle)" : "",
+                          fhirpam_decision_reason_text(d));
+            if (!cases[c].permitted)
+                ck_assert_str_eq(fhirpam_decision_reason(d), "unverified_binding");
+            fhirpam_decision_free(d);
+            fhirpam_request_free(req);
+        }
+    }
+    free(token);
+    free(jwks);
+    json_decref(set);
+    EVP_PKEY_free(key);
+    fhirpam_close(ctx);
+    expect_no_children();
 }
 END_TEST
 
@@ -340,6 +420,7 @@ int main(void)
     tcase_add_test(tc, isolated_module_answers_as_in_process);
     tcase_add_test(tc, attributes_and_obligations_cross_the_boundary);
     tcase_add_test(tc, claims_cross_the_boundary);
+    tcase_add_test(tc, bindings_cross_the_boundary);
     tcase_add_test(tc, a_fault_costs_only_its_call);
     tcase_add_test(tc, a_module_that_never_returns_is_stopped_at_its_budget);
     tcase_add_test(tc, the_stopped_worker_says_why);

@@ -13,6 +13,7 @@
 #include "elf_desc.h"
 
 #include <elf.h>
+#include <fhirpam/module.h>
 #include <link.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -247,6 +248,18 @@ int elf_read_descriptor(const unsigned char *image, size_t len, const char *name
         memcpy(&out->abi_minor, head + 2, 2);
         memcpy(&out->size, head + 4, 4);
         out->symbol_size = s.st_size;
+        out->flags = 0;
+        /* ABI 1.1's flags: plain data like the ABI words, read only from a
+         * descriptor whose minor and size say it has them. */
+        const uint64_t at = offsetof(fhirpam_module, flags);
+        if (out->abi_minor >= 1 && out->size >= at + sizeof out->flags) {
+            if (s.st_size < at + sizeof out->flags ||
+                !vaddr_to_offset(&v, s.st_value + at, sizeof out->flags, &off)) {
+                snprintf(why, whylen, "has a %s whose flags are not in the file", name);
+                return -1;
+            }
+            memcpy(&out->flags, v.data + off, sizeof out->flags);
+        }
         return 0;
     }
     snprintf(why, whylen, "exports no %s: not a fhirpam module", name);

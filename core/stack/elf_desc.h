@@ -20,13 +20,16 @@ typedef struct elf_descriptor {
     uint16_t abi_minor;
     uint32_t size;        /* the descriptor's own `size` member */
     uint64_t symbol_size; /* st_size of the symbol */
+    uint32_t flags;       /* ABI 1.1's flags; 0 for a descriptor without them */
 } elf_descriptor;
 
 /*
  * Find symbol `name` in the dynamic symbol table of the ELF shared object
  * image[0..len) (the host's own class, byte order and machine), require it
  * to be a defined data object whose first 8 bytes lie in the file, and read
- * the descriptor's ABI major, minor and size from them. Also refuses an
+ * the descriptor's ABI major, minor and size from them, and its flags when
+ * the minor and size say it has them (refused when those bytes are not in
+ * the file). Also refuses an
  * image with DT_RPATH or DT_RUNPATH: those would let a directory the
  * loader never checked supply the module's libraries. Every offset is
  * checked against len: any image, however malformed, gets an answer.

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -338,6 +339,15 @@ static bool apply_result(struct fhirpam_authz *az, const char *frame, size_t len
             break;
         case W_OBLIGATION_TYPE:
             free(type), type = s, s = NULL;
+            break;
+        case W_BINDING:
+            /* Each kind through the SDK call the module made, so the host's
+             * own rule (the line's descriptor declares the flag) decides. */
+            ok = wire_int(&f, &v) && v > 0 && v <= INT_MAX;
+            for (unsigned bit = 1; ok && bit != 0 && bit <= (unsigned)v; bit <<= 1) {
+                if (((unsigned)v & bit) && fhirpam_binding_verified(az, (fhirpam_binding)bit) != 0)
+                    ok = false;
+            }
             break;
         case W_OBLIGATION_PARAMS:
             ok = type != NULL && s != NULL && fhirpam_add_obligation(az, type, s) == 0;

@@ -244,6 +244,8 @@ static void encode_answer(wire_out *w, const struct fhirpam_authz *az, fhirpam_c
     }
     if (az->dpop_nonce[0] != '\0')
         wire_put_str(w, W_DPOP_NONCE, az->dpop_nonce);
+    if (az->binding_verified != 0)
+        wire_put_int(w, W_BINDING, (long long)az->binding_verified);
     for (size_t i = 0; i < az->nattrs; i++) {
         wire_put_str(w, W_ATTR_NAME, az->attrs[i].name);
         wire_put_str(w, W_ATTR_VALUE, az->attrs[i].value);
@@ -297,6 +299,10 @@ static void serve_call(served *sv, const char *frame, size_t len, wire_out *out)
         az.access_token = c.token;
         az.access_token_len = c.token_len;
         az.if_none_exist = c.if_none_exist;
+        az.fhir_base = sv->fhir_base;
+        /* fhirpam_binding_verified() here checks what the host checks
+         * again when it applies the answer (isolate.c). */
+        az.module_flags = sv->file.flags;
         az.reason_set = false;
         atomic_store(&in_call, true);
         code = sv->file.desc->authorize(sv->instance, &az);

@@ -58,6 +58,7 @@ enum wire_tag {
     W_DPOP_NONCE,
     W_OBLIGATION_TYPE, /* pairs: type, then its params (a JSON object) */
     W_OBLIGATION_PARAMS,
+    W_BINDING, /* the bindings the module reported (fhirpam_binding bits) */
 };
 
 /* A frame being written. */

@@ -53,6 +53,15 @@ int module_abi_check(unsigned abi_major, unsigned abi_minor, uint64_t size, char
     return 0;
 }
 
+/* The descriptor's flags: a member of ABI 1.1, read only from a descriptor
+ * that says it is at least that new and large enough to hold it. */
+static uint32_t descriptor_flags(const fhirpam_module *desc)
+{
+    if (desc->abi_minor < 1 || desc->size < offsetof(fhirpam_module, flags) + sizeof desc->flags)
+        return 0;
+    return desc->flags;
+}
+
 int module_descriptor_check(const fhirpam_module *desc, const elf_descriptor *elf, char *why,
                             size_t whylen)
 {
@@ -60,7 +69,7 @@ int module_descriptor_check(const fhirpam_module *desc, const elf_descriptor *el
         return -1;
     /* What the dynamic linker resolved must be what the file said. */
     if (desc->abi_major != elf->abi_major || desc->abi_minor != elf->abi_minor ||
-        desc->size != elf->size) {
+        desc->size != elf->size || descriptor_flags(desc) != elf->flags) {
         snprintf(why, whylen, "has a descriptor that changed while it was loaded");
         return -1;
     }
@@ -69,15 +78,6 @@ int module_descriptor_check(const fhirpam_module *desc, const elf_descriptor *el
         return -1;
     }
     return 0;
-}
-
-/* The descriptor's flags: a member of ABI 1.1, read only from a descriptor
- * that says it is at least that new and large enough to hold it. */
-static uint32_t descriptor_flags(const fhirpam_module *desc)
-{
-    if (desc->abi_minor < 1 || desc->size < offsetof(fhirpam_module, flags) + sizeof desc->flags)
-        return 0;
-    return desc->flags;
 }
 
 /* Copy the file open on fd into a sealed memfd (memfd_create(2): with
@@ -198,6 +198,7 @@ module_file *module_image(module_file **files, const char *path, char *why, size
         free(f);
         return NULL;
     }
+    f->flags = f->elf.flags;
     f->next = *files;
     *files = f;
     return f;
@@ -212,7 +213,10 @@ int module_from_image(int image_fd, module_file *f, char *why, size_t whylen)
         snprintf(why, whylen, "cannot stat its image: %s", strerror(errno));
         return -1;
     }
-    return read_descriptor(image_fd, (size_t)st.st_size, &f->elf, why, whylen);
+    if (read_descriptor(image_fd, (size_t)st.st_size, &f->elf, why, whylen) != 0)
+        return -1;
+    f->flags = f->elf.flags;
+    return 0;
 }
 
 /*
@@ -279,7 +283,6 @@ int module_dlopen(module_file *f, char *why, size_t whylen)
     }
     f->handle = handle;
     f->desc = desc;
-    f->flags = descriptor_flags(desc);
     return 0;
 }
 

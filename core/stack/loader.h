@@ -21,7 +21,8 @@ typedef struct module_file {
     elf_descriptor elf;         /* the descriptor's ABI words, from the copy's ELF */
     void *handle;               /* after module_dlopen(), else NULL */
     const fhirpam_module *desc; /* likewise */
-    uint32_t flags;             /* likewise: the descriptor's flags (ABI 1.1); 0 for an older module */
+    uint32_t flags; /* the descriptor's flags (ABI 1.1; from the ELF, checked again after
+                     * dlopen, so an isolated module's are known here); 0 for an older module */
     struct module_file *next;
 } module_file;
 
