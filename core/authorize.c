@@ -43,14 +43,17 @@ static uint64_t monotonic_us(void)
 /*
  * A module answered after its stack's budget (limits.module_deadline_ms):
  * the answer is dropped, with what the call left (its reason, challenges,
- * attributes, obligations), and the call counts as `unavailable`, which the
- * line's control then judges. An in-process module cannot be stopped while
- * it runs; the request waits for it, but never for its answer. A module run
- * isolated is stopped at the budget (isolate.c).
+ * attributes, obligations, the bindings it reported), and the call counts
+ * as `unavailable`, which the line's control then judges. An in-process
+ * module cannot be stopped while it runs; the request waits for it, but
+ * never for its answer. A module run isolated is stopped at the budget
+ * (isolate.c).
  */
 static fhirpam_code discard_late_answer(struct fhirpam_authz *az, const config_line *l,
-                                        const flat_stack *fs, uint64_t us, size_t obligations)
+                                        const flat_stack *fs, uint64_t us, size_t obligations,
+                                        unsigned bindings)
 {
+    az->binding_verified = bindings;
     size_t kept = 0;
     for (size_t i = 0; i < az->nattrs; i++) {
         if (az->attrs[i].set_by != az->call)
@@ -80,6 +83,7 @@ static fhirpam_code call_module(void *cookie, size_t entry)
     az->module_flags = l->file->flags;
     az->call++;
     size_t obligations = az->obligations != NULL ? json_array_size(az->obligations) : 0;
+    unsigned bindings = az->binding_verified;
     /* One clock read per module: its time runs from the previous module's
      * end (the engine's own work in between is a few nanoseconds). */
     bool stopped = false;
@@ -90,7 +94,7 @@ static fhirpam_code call_module(void *cookie, size_t entry)
     uint64_t now = monotonic_us(), us = now - rs->clock;
     rs->clock = now;
     if (us > rs->fs->deadline_us && !stopped)
-        code = discard_late_answer(az, l, rs->fs, us, obligations);
+        code = discard_late_answer(az, l, rs->fs, us, obligations, bindings);
 
     struct fhirpam_decision *d = rs->d;
     trace_entry *t = decision_add_trace(d);
@@ -279,7 +283,8 @@ static void prefix_entry(struct fhirpam_decision *d, size_t entry, size_t count)
 
 /*
  * The state one bundle entry is judged from: what the entries share (the
- * bundle's transport, the verified token, the time), and nothing a module
+ * bundle's transport, the verified token and the bindings it needs, the
+ * time, the configured base), and nothing a module
  * left while another entry was judged (attributes, reasons, challenges,
  * obligations, temporaries). Every member not named here starts zeroed, so a
  * member added to fhirpam_authz later is per entry unless it is added here.
@@ -298,7 +303,10 @@ static struct fhirpam_authz entry_authz(const struct fhirpam_authz *bundle,
         .token_scheme = bundle->token_scheme,
         .access_token = bundle->access_token,
         .access_token_len = bundle->access_token_len,
+        .fhir_base = bundle->fhir_base,
         .if_none_exist = if_none_exist,
+        /* Needed by every entry; what was verified is each entry's own. */
+        .binding_needed = bundle->binding_needed,
         .cert_thumbprint_done = bundle->cert_thumbprint_done,
     };
     memcpy(az.cert_thumbprint, bundle->cert_thumbprint, sizeof az.cert_thumbprint);

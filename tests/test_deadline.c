@@ -13,6 +13,7 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mint.h"
 #include "testutil.h"
 
 static const char *test_module(const char *name)
@@ -119,6 +121,50 @@ START_TEST(a_late_answer_leaves_nothing_behind)
     d = marked(300, "module_deadline_ms = 5000;");
     ck_assert_msg(fhirpam_decision_permitted(d), "%s", fhirpam_decision_reason_text(d));
     fhirpam_decision_free(d);
+}
+END_TEST
+
+/* A binding reported by a module that answers late is not counted: a
+ * certificate-bound token needs a report made in time. */
+START_TEST(a_late_binding_report_does_not_count)
+{
+    EVP_PKEY *key = mint_keygen("ES256", 0);
+    json_t *set = json_pack("{s:[o]}", "keys", mint_public_jwk(key, "k1", "ES256"));
+    char *jwks = json_dumps(set, 0);
+    const char *jwks_path = tu_write("jwks.json", jwks);
+    char *token = mint_token(key, "ES256", "{\"alg\":\"ES256\",\"kid\":\"k1\"}",
+                             "{\"iss\":\"https://ehr\",\"aud\":\"https://fhir\",\"exp\":"
+                             "1800000600,\"sub\":\"u1\",\"cnf\":{\"x5t#S256\":\"abc\"}}");
+    char bearer[2048];
+    snprintf(bearer, sizeof bearer, "Bearer %s", token);
+    for (int late = 0; late < 2; late++) {
+        char text[2048];
+        snprintf(text, sizeof text,
+                 "limits: { module_deadline_ms = 50; };\n"
+                 "token: { issuer = \"https://ehr\"; audience = \"https://fhir\"; jwks = \"%s\"; "
+                 "algorithms = [\"ES256\"]; };\n"
+                 "stacks: { s = (\n"
+                 " { control = \"[success=ok unavailable=ignore default=bad]\"; module = \"%s\";"
+                 " args = { ms = %d; mark = true; }; },\n"
+                 " { control = \"required\"; module = \"debug\"; } ); };",
+                 jwks_path, test_module("slow"), late ? 300 : 0);
+        fhirpam_context *ctx = open_text(text);
+        fhirpam_request *req = fhirpam_request_new("GET", "Patient/1");
+        fhirpam_request_add_header(req, "Authorization", bearer);
+        fhirpam_request_set_time(req, 1800000000);
+        fhirpam_decision *d = fhirpam_authorize(ctx, "s", req);
+        if (late)
+            ck_assert_str_eq(fhirpam_decision_reason(d), "unverified_binding");
+        else
+            ck_assert_msg(fhirpam_decision_permitted(d), "%s", fhirpam_decision_reason_text(d));
+        fhirpam_decision_free(d);
+        fhirpam_request_free(req);
+        fhirpam_close(ctx);
+    }
+    free(token);
+    free(jwks);
+    json_decref(set);
+    EVP_PKEY_free(key);
 }
 END_TEST
 
@@ -271,6 +317,7 @@ int main(void)
     tcase_add_test(tc, late_answer_is_unavailable);
     tcase_add_test(tc, the_control_decides_on_a_late_answer);
     tcase_add_test(tc, a_late_answer_leaves_nothing_behind);
+    tcase_add_test(tc, a_late_binding_report_does_not_count);
     tcase_add_test(tc, reload_is_not_held_by_a_request_in_flight);
     tcase_add_test(tc, reload_frees_the_old_configuration_when_nothing_holds_it);
     tcase_add_test(tc, deadline_settings_are_checked);

@@ -2,8 +2,9 @@
  * slow - a module that takes its time (issue 28 row 2): it sleeps `ms`
  * milliseconds, or blocks until a byte arrives on the FIFO `gate` (so a
  * test decides exactly when it returns), then permits. With mark = true it
- * first sets the attribute probe.ok and adds an obligation, which a late
- * answer must not leave behind. `on_close` names a file created when the
+ * first sets the attribute probe.ok, adds an obligation and reports an mTLS
+ * binding verified (it declares FHIRPAM_MODULE_VERIFIES_BINDING), which a
+ * late answer must not leave behind. `on_close` names a file created when the
  * instance is closed (a test sees its configuration freed). `only_url`
  * limits the wait to URLs containing it.
  */
@@ -59,6 +60,7 @@ static fhirpam_code slow_authorize(void *instance, fhirpam_authz *az)
         fhirpam_attr_set(az, "probe.ok", "slow");
         fhirpam_add_obligation(az, "patient_compartment",
                                "{\"patient\":\"123\",\"fhir_version\":\"R4\"}");
+        fhirpam_binding_verified(az, FHIRPAM_BINDING_MTLS);
     }
     if (s->gate != NULL) {
         int fd = open(s->gate, O_RDONLY | O_CLOEXEC);
@@ -97,4 +99,5 @@ FHIRPAM_MODULE_DESCRIPTOR = {
     .open = slow_open,
     .authorize = slow_authorize,
     .close = slow_close,
+    .flags = FHIRPAM_MODULE_VERIFIES_BINDING,
 };
