@@ -522,6 +522,31 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
         verified_token_release(vt);
 }
 
+/*
+ * A host that never sees the response (FHIRPAM_REQUEST_NO_RESPONSE_CHECK) cannot honour a
+ * permit's obligations: the decision it acts on, and the record of it, is then a deny.
+ */
+static void refuse_unenforceable(struct fhirpam_decision *d, const struct fhirpam_request *req)
+{
+    size_t n = json_array_size(d->obligations);
+    if (!d->permitted || n == 0 || (req->flags & FHIRPAM_REQUEST_NO_RESPONSE_CHECK) == 0)
+        return;
+    char text[AUTHZ_REASON_TEXT_MAX];
+    int used = snprintf(text, sizeof text,
+                        "the permit carries %zu obligation(s) on the response, which this host "
+                        "never sees:",
+                        n);
+    for (size_t i = 0; i < n && used > 0 && (size_t)used < sizeof text; i++) {
+        const char *type =
+            json_string_value(json_object_get(json_array_get(d->obligations, i), "type"));
+        used += snprintf(text + used, sizeof text - (size_t)used, " %s", type ? type : "?");
+    }
+    json_decref(d->obligations);
+    d->obligations = NULL;
+    decision_conclude(d, FHIRPAM_DENY, "", "obligations_unenforceable", text,
+                      request_header_count(req, "Authorization") > 0);
+}
+
 FHIRPAM_API fhirpam_decision *fhirpam_authorize(fhirpam_context *ctx, const char *stack,
                                                 const fhirpam_request *req)
 {
@@ -539,6 +564,7 @@ FHIRPAM_API fhirpam_decision *fhirpam_authorize(fhirpam_context *ctx, const char
     d->stack = decision_intern_str(d, stack);
     context_next_id(ctx, d->id, sizeof d->id);
     authorize_pinned(c, stack, req, d);
+    refuse_unenforceable(d, req);
     if (d->failed) {
         /* Out of memory part-way: whatever was decided, it is not a permit. */
         d->permitted = false;
@@ -546,6 +572,57 @@ FHIRPAM_API fhirpam_decision *fhirpam_authorize(fhirpam_context *ctx, const char
         d->http_status = 500;
     }
     d->duration_us = (d->walk_end_us != 0 ? d->walk_end_us : monotonic_us()) - start;
+    write_audit(c, d);
+    context_leave(ticket);
+    return d;
+}
+
+/* For the record of a refusal: who the request's token names, when it verifies. */
+static void record_refused_identity(const config *c, const struct fhirpam_request *req,
+                                    struct fhirpam_decision *d)
+{
+    const char *token = NULL, *scheme = NULL;
+    size_t len = 0;
+    if (c->verifier == NULL || extract_token(req, &token, &len, &scheme) != 1)
+        return;
+    token_failure why;
+    const verified_token *vt = token_verify(c->verifier, token, len, d->time, &why);
+    if (vt == NULL)
+        return;
+    record_identity(d, verified_token_identity(vt));
+    verified_token_release(vt);
+}
+
+FHIRPAM_API fhirpam_decision *fhirpam_audit_host_refusal(fhirpam_context *ctx, const char *stack,
+                                                         const fhirpam_request *req,
+                                                         fhirpam_code code, int http_status,
+                                                         const char *reason, const char *text)
+{
+    if (ctx == NULL)
+        return NULL;
+    if (!code_is_valid((int)code) || code == FHIRPAM_SUCCESS || code == FHIRPAM_IGNORE)
+        code = FHIRPAM_ERROR;
+    reader_ticket ticket;
+    const config *c = context_enter(ctx, &ticket);
+    struct fhirpam_decision *d = decision_new(0);
+    if (d == NULL) {
+        context_leave(ticket);
+        return NULL;
+    }
+    d->time = req != NULL && req->has_time ? req->time : (int64_t)time(NULL);
+    d->stack = decision_intern_str(d, stack);
+    d->host_refused = true;
+    context_next_id(ctx, d->id, sizeof d->id);
+    if (req != NULL)
+        record_refused_identity(c, req, d);
+    decision_conclude(d, code, "", reason, text, false);
+    d->www_authenticate = 0;
+    if (http_status >= 400 && http_status <= 599)
+        d->http_status = http_status;
+    if (d->failed) {
+        d->code = FHIRPAM_ERROR;
+        d->http_status = 500;
+    }
     write_audit(c, d);
     context_leave(ticket);
     return d;

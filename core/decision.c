@@ -286,6 +286,10 @@ void decision_write_audit(const struct fhirpam_decision *d, jsonw *w)
     jw_string(w, d->id);
     jw_key(w, "stack");
     jw_string(w, decision_str(d, d->stack));
+    if (d->host_refused) {
+        jw_key(w, "refused_by");
+        jw_string(w, "host");
+    }
     write_outcome(d, w);
     write_optional(d, w, "iss", d->iss);
     write_optional(d, w, "sub", d->sub);

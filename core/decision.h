@@ -84,7 +84,8 @@ struct fhirpam_decision {
     char *arena;
     size_t arena_len;
     size_t arena_cap;
-    bool failed; /* an allocation failed: the decision is a deny */
+    bool failed;       /* an allocation failed: the decision is a deny */
+    bool host_refused; /* fhirpam_audit_host_refusal: no stack ran */
 
     /* Most decisions fit here: one allocation per decision. */
     trace_entry inline_trace[DECISION_INLINE_TRACE];

@@ -95,6 +95,14 @@ FHIRPAM_API void fhirpam_request_set_time(fhirpam_request *req, int64_t epoch_se
     req->time = epoch_seconds;
 }
 
+FHIRPAM_API int fhirpam_request_set_flags(fhirpam_request *req, unsigned flags)
+{
+    if (req == NULL || (flags & ~FHIRPAM_REQUEST_NO_RESPONSE_CHECK) != 0)
+        return -1;
+    req->flags = flags;
+    return 0;
+}
+
 FHIRPAM_API void fhirpam_request_free(fhirpam_request *req)
 {
     if (req == NULL)

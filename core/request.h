@@ -28,6 +28,7 @@ struct fhirpam_request {
     size_t ndevice_attrs;
     bool has_time;
     int64_t time;
+    unsigned flags; /* FHIRPAM_REQUEST_* */
 };
 
 /* Occurrence i of header `name` (ASCII case-insensitive), or NULL. */

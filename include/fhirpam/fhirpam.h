@@ -174,6 +174,21 @@ FHIRPAM_API int fhirpam_request_add_device_attr(fhirpam_request *req, const char
                                                 const char *value);
 FHIRPAM_API void fhirpam_request_set_time(fhirpam_request *req, int64_t epoch_seconds);
 
+/*
+ * What the host cannot do with the answer, as flags (none by default).
+ *
+ * FHIRPAM_REQUEST_NO_RESPONSE_CHECK: the host never sees the response body (a gateway's
+ * auth_request or ext_authz check), so it cannot honour obligations. The core then turns a
+ * permit that carries any into a deny (code `deny`, reason `obligations_unenforceable`, HTTP
+ * 403, the obligations dropped) before it writes the audit record, so that the record says
+ * what the host answers.
+ *
+ * Replaces the request's flags. Returns 0, or -1 for a flag this version does not know
+ * (nothing changed). Not thread-safe while the request is built, like the calls above.
+ */
+#define FHIRPAM_REQUEST_NO_RESPONSE_CHECK 0x1u
+FHIRPAM_API int fhirpam_request_set_flags(fhirpam_request *req, unsigned flags);
+
 FHIRPAM_API void fhirpam_request_free(fhirpam_request *req);
 
 /* ------------------------------------------------------------------------ */
@@ -190,6 +205,34 @@ typedef struct fhirpam_decision fhirpam_decision;
  */
 FHIRPAM_API fhirpam_decision *fhirpam_authorize(fhirpam_context *ctx, const char *stack,
                                                 const fhirpam_request *req);
+
+/*
+ * Record a refusal the host made itself, without running a stack: a peer it does not trust, a
+ * request it cannot map to a stack, a URI it will not pass on, a body it did not see whole.
+ * The refusal is a decision like the others, written to the configuration's audit sink (its
+ * record says "refused_by": "host") and returned, so that the host can send its id (fhirpamd
+ * sends X-Fhirpam-Decision): a deny with `code`, module "", `reason` (a stable machine word)
+ * and `text` (a sentence), the HTTP status the host answers, no WWW-Authenticate (the refusal
+ * is not about the token) and an empty trace.
+ *
+ * stack is the stack the request would have been authorized on, and req the request as far
+ * as the host built it; either may be NULL (a connection refused at accept has neither), and
+ * neither is kept. From req come the evaluation time (fhirpam_request_set_time) and, when its
+ * access token verifies under the configuration's `token` settings, the token's iss, sub,
+ * client_id, jti and patient (never claims of a token that does not verify).
+ * http_status is the status the host answers (400-599), or 0 for the code's own (design §2).
+ * code is a deny code: FHIRPAM_SUCCESS, FHIRPAM_IGNORE or a value outside the enum is
+ * recorded as FHIRPAM_ERROR. reason and text are copied; NULL is "".
+ *
+ * With audit.required, a record that cannot be written turns the decision into code `error`,
+ * reason `audit_write_failed`, HTTP 500, as in fhirpam_authorize(): the host answers what the
+ * decision says. Returns NULL only when out of memory (then nothing was recorded). The caller
+ * frees the decision with fhirpam_decision_free(). Thread-safe, also against fhirpam_reload().
+ */
+FHIRPAM_API fhirpam_decision *fhirpam_audit_host_refusal(fhirpam_context *ctx, const char *stack,
+                                                         const fhirpam_request *req,
+                                                         fhirpam_code code, int http_status,
+                                                         const char *reason, const char *text);
 
 /* 1 when the request is permitted (the final code is `success`), else 0. */
 FHIRPAM_API int fhirpam_decision_permitted(const fhirpam_decision *d);
