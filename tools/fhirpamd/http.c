@@ -209,8 +209,19 @@ int server_start(server *s, const options *o, fhirpam_context *ctx, uint16_t *po
     s->quiesced_fd = -1;
     atomic_init(&s->draining, false);
     atomic_init(&s->in_flight, 0);
+    /*
+     * A pool of threads, each polling its connections with poll(2), not
+     * epoll. libmicrohttpd 0.9.75 (Debian 12) registers connections with
+     * edge-triggered epoll and takes a short read as "drained": a connection
+     * whose data and FIN were both queued before it was read (every one a
+     * flood leaves in the accept queue when it hangs up) is never read again,
+     * so its close is never seen and it holds a connection slot until the
+     * idle timeout. With the slots full of them, the gateway got no answer
+     * for a minute after the attack had ended. poll(2) is level-triggered:
+     * the pending EOF is read, and the slot freed, at once.
+     */
     unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (o->listen_addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
