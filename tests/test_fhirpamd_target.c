@@ -169,8 +169,13 @@ START_TEST(refuses_bad_options)
     char *bad_header[] = {"fhirpamd", "-c", "x", "--route", "=a", "--device-header", "X Y=a", NULL};
     char *bad_base[] = {"fhirpamd", "-c", "x", "--route", "=a", "--base", "fhir", NULL};
     char *extra[] = {"fhirpamd", "-c", "x", "--route", "=a", "stray", NULL};
-    char **all[] = {no_route,   no_config,   abs_prefix, dup_prefix, bad_peer,
-                    bad_listen, bad_threads, bad_header, bad_base,   extra};
+    char *bad_peer_limit[] = {"fhirpamd", "-c", "x", "--route", "=a", "--peer-connection-limit",
+                              "0",        NULL};
+    char *bad_request_timeout[] = {"fhirpamd",          "-c", "x", "--route", "=a",
+                                   "--request-timeout", "1h", NULL};
+    char **all[] = {no_route, no_config,  abs_prefix,     dup_prefix,
+                    bad_peer, bad_listen, bad_threads,    bad_header,
+                    bad_base, extra,      bad_peer_limit, bad_request_timeout};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         ck_assert_msg(parse(all[i]) == -1, "case %zu", i);
     char *help[] = {"fhirpamd", "--help", NULL};
@@ -227,6 +232,20 @@ START_TEST(default_peers_are_loopback)
 }
 END_TEST
 
+START_TEST(limits_default_and_bound)
+{
+    options o;
+    char *argv[] = {"fhirpamd", "-c", "x", "--route", "=a", "--connection-limit", "100", NULL};
+    optind = 0;
+    ck_assert_int_eq(options_parse(&o, 7, argv), 0);
+    ck_assert_uint_eq(o.request_timeout_seconds, 10);
+    ck_assert_uint_eq(o.timeout_seconds, 60);
+    /* A peer's share is never more than the whole. */
+    ck_assert_uint_eq(o.peer_connection_limit, 100);
+    options_free(&o);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fhirpamd_target");
@@ -238,6 +257,7 @@ int main(void)
     tcase_add_test(t, refuses_bad_options);
     tcase_add_test(t, trusts_only_configured_peers);
     tcase_add_test(t, default_peers_are_loopback);
+    tcase_add_test(t, limits_default_and_bound);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -15,6 +15,22 @@ NGINX_BIN=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
 ISS=https://ehr.test
 AUD=https://fhir.test/r4
 
+# The tests' tally: ok/fail print one line each, check NAME CMD... is one
+# check that passes when CMD succeeds.
+CHECKS=0
+FAILED=0
+fail() {
+    FAILED=$((FAILED + 1))
+    echo "FAIL: $*"
+}
+ok() { echo "ok: $*"; }
+check() {
+    local name=$1
+    shift
+    CHECKS=$((CHECKS + 1))
+    if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
 fp_have_tools() {
     [ -x "$NGINX_BIN" ] && command -v curl >/dev/null && command -v openssl >/dev/null
 }

@@ -21,13 +21,27 @@
 static const char *const own_headers[] = {"X-Original-Method", "X-Original-URI",    "Connection",
                                           "Content-Length",    "Transfer-Encoding", NULL};
 
-static void refuse(verdict *v, unsigned status, const char *code, const char *reason,
-                   metrics_refusal why)
+void verdict_refuse(fhirpam_context *ctx, const char *stack, const fhirpam_request *req,
+                    unsigned status, fhirpam_code code, const char *reason, const char *text,
+                    metrics_refusal why, verdict *v)
 {
-    v->status = status;
-    snprintf(v->code, sizeof v->code, "%s", code);
-    snprintf(v->reason, sizeof v->reason, "%s", reason);
     metrics_refusal_add(why);
+    fhirpam_decision *d =
+        fhirpam_audit_host_refusal(ctx, stack, req, code, (int)status, reason, text);
+    if (d == NULL) {
+        /* Out of memory: nothing could be recorded; still a deny. */
+        v->status = 500;
+        snprintf(v->code, sizeof v->code, "error");
+        snprintf(v->reason, sizeof v->reason, "out_of_memory");
+        return;
+    }
+    const char *name = fhirpam_code_name(fhirpam_decision_code(d));
+    int recorded = fhirpam_decision_http_status(d);
+    v->status = recorded >= 400 && recorded <= 599 ? (unsigned)recorded : 500;
+    snprintf(v->code, sizeof v->code, "%s", name ? name : "error");
+    snprintf(v->reason, sizeof v->reason, "%s", fhirpam_decision_reason(d));
+    snprintf(v->id, sizeof v->id, "%s", fhirpam_decision_id(d));
+    fhirpam_decision_free(d);
 }
 
 /* The values of one header, counted; the first kept. A value with a NUL
@@ -187,27 +201,43 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+static void refuse_bad_header(fhirpam_context *ctx, const char *stack, const char *reason,
+                              const char *header, verdict *v)
+{
+    char text[160];
+    snprintf(text, sizeof text, "%s is repeated, malformed or holds a NUL byte", header);
+    verdict_refuse(ctx, stack, NULL, 400, FHIRPAM_INVALID_REQUEST, reason, text, REFUSE_BAD_REQUEST,
+                   v);
+}
+
+static void refuse_out_of_memory(fhirpam_context *ctx, const char *stack, verdict *v)
+{
+    verdict_refuse(ctx, stack, NULL, 500, FHIRPAM_ERROR, "out_of_memory",
+                   "fhirpamd ran out of memory building the request", REFUSE_INTERNAL, v);
+}
+
 /* The fhirpam request with the trusted front end's facts; NULL with v set. */
-static fhirpam_request *build_request(const options *o, struct MHD_Connection *conn,
+static fhirpam_request *build_request(const options *o, fhirpam_context *ctx,
+                                      struct MHD_Connection *conn, const char *stack,
                                       const char *method, const char *rel, const char *body,
                                       size_t body_len, verdict *v)
 {
     fhirpam_request *req = fhirpam_request_new(method, rel);
     if (req == NULL) {
-        refuse(v, 500, "error", "out_of_memory", REFUSE_INTERNAL);
+        refuse_out_of_memory(ctx, stack, v);
         return NULL;
     }
     copy_state cs = {o, req, 0};
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, copy_header, &cs);
     if (cs.failed) {
-        refuse(v, 400, "invalid_request", "bad_header", REFUSE_BAD_REQUEST);
+        refuse_bad_header(ctx, stack, "bad_header", "a header", v);
         goto fail;
     }
     const char *value = NULL;
     if (o->client_cert_header != NULL) {
         int n = trusted_header(conn, o->client_cert_header, &value);
         if (n < 0 || (n == 1 && add_client_cert(req, value) != 0)) {
-            refuse(v, 400, "invalid_request", "bad_client_cert_header", REFUSE_BAD_REQUEST);
+            refuse_bad_header(ctx, stack, "bad_client_cert_header", o->client_cert_header, v);
             goto fail;
         }
     }
@@ -215,14 +245,17 @@ static fhirpam_request *build_request(const options *o, struct MHD_Connection *c
         int n = trusted_header(conn, o->device_headers[i].header, &value);
         if (n < 0 || (n == 1 && fhirpam_request_add_device_attr(req, o->device_headers[i].attr,
                                                                 value) != 0)) {
-            refuse(v, 400, "invalid_request", "bad_device_header", REFUSE_BAD_REQUEST);
+            refuse_bad_header(ctx, stack, "bad_device_header", o->device_headers[i].header, v);
             goto fail;
         }
     }
     if (body_len > 0 && fhirpam_request_set_body(req, body, body_len) != 0) {
-        refuse(v, 500, "error", "out_of_memory", REFUSE_INTERNAL);
+        refuse_out_of_memory(ctx, stack, v);
         goto fail;
     }
+    /* A gateway check never sees the response: a permit with obligations
+     * is a deny, decided and audited as one by the core. */
+    fhirpam_request_set_flags(req, FHIRPAM_REQUEST_NO_RESPONSE_CHECK);
     return req;
 fail:
     fhirpam_request_free(req);
@@ -239,16 +272,14 @@ static void take_decision(const fhirpam_decision *d, verdict *v)
     if (nonce != NULL)
         v->dpop_nonce = strdup(nonce);
     if (fhirpam_decision_permitted(d)) {
-        /* A permit with obligations (e.g. "the response must lie in the
-         * patient's compartment") needs the response body, which an
-         * auth_request/ext_authz check never sees: it cannot be stood by. */
-        if (fhirpam_decision_obligation_count(d) == 0) {
-            v->status = 200;
-            return;
-        }
-        refuse(v, 403, "deny", "obligations_unenforceable", REFUSE_OBLIGATIONS);
+        /* FHIRPAM_REQUEST_NO_RESPONSE_CHECK makes the core deny a permit
+         * with obligations, so this one has none; should a library ever
+         * return one, it is not stood by. */
+        v->status = fhirpam_decision_obligation_count(d) == 0 ? 200 : 500;
         return;
     }
+    if (strcmp(v->reason, "obligations_unenforceable") == 0)
+        metrics_refusal_add(REFUSE_OBLIGATIONS);
     int status = fhirpam_decision_http_status(d);
     v->status = status >= 400 && status <= 599 ? (unsigned)status : 403;
     const char *www = fhirpam_decision_www_authenticate(d);
@@ -257,20 +288,9 @@ static void take_decision(const fhirpam_decision *d, verdict *v)
 }
 
 void decide(const options *o, fhirpam_context *ctx, struct MHD_Connection *conn, front_kind kind,
-            const char *method, const char *raw_uri, const char *body, size_t body_len,
-            bool body_too_large, verdict *v)
+            const char *method, const char *raw_uri, const char *body, size_t body_len, verdict *v)
 {
     memset(v, 0, sizeof *v);
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci == NULL || !options_peer_trusted(o, ci->client_addr)) {
-        refuse(v, 403, "deny", "untrusted_peer", REFUSE_UNTRUSTED_PEER);
-        return;
-    }
-    if (body_too_large) {
-        refuse(v, 413, "invalid_request", "body_too_large", REFUSE_BODY_TOO_LARGE);
-        return;
-    }
     const char *orig_method = method, *orig_uri = raw_uri;
     if (kind == FRONT_NGINX) {
         /* The front end's own request to us says nothing: the original one
@@ -278,15 +298,21 @@ void decide(const options *o, fhirpam_context *ctx, struct MHD_Connection *conn,
          * front-end configuration error: 500. */
         if (trusted_header(conn, "X-Original-Method", &orig_method) != 1 ||
             trusted_header(conn, "X-Original-URI", &orig_uri) != 1) {
-            refuse(v, 500, "error", "missing_original_request", REFUSE_BAD_REQUEST);
+            verdict_refuse(ctx, NULL, NULL, 500, FHIRPAM_ERROR, "missing_original_request",
+                           "the nginx endpoint needs X-Original-Method and X-Original-URI, "
+                           "each exactly once (etc/nginx-fhirpam.conf)",
+                           REFUSE_BAD_REQUEST, v);
             return;
         }
-        body_len = 0; /* auth_request never carries the client's body */
     } else {
         orig_uri = raw_uri + strlen(o->envoy_prefix);
     }
+    if (kind == FRONT_NGINX)
+        body_len = 0; /* auth_request never carries the client's body */
     if (!method_ok(orig_method)) {
-        refuse(v, 403, "invalid_request", "bad_method", REFUSE_BAD_REQUEST);
+        verdict_refuse(ctx, NULL, NULL, 403, FHIRPAM_INVALID_REQUEST, "bad_method",
+                       "the original method is not 1 to 16 upper-case letters", REFUSE_BAD_REQUEST,
+                       v);
         return;
     }
     char *rel = NULL;
@@ -294,12 +320,18 @@ void decide(const options *o, fhirpam_context *ctx, struct MHD_Connection *conn,
     int no_route = 0;
     if (target_resolve(o, orig_uri, &rel, &r, &no_route) != 0) {
         if (no_route)
-            refuse(v, 403, "deny", "no_route", REFUSE_NO_ROUTE);
+            verdict_refuse(ctx, NULL, NULL, 403, FHIRPAM_DENY, "no_route",
+                           "the path is outside --base or under no --route", REFUSE_NO_ROUTE, v);
         else
-            refuse(v, 403, "invalid_request", "uri_refused", REFUSE_BAD_REQUEST);
+            verdict_refuse(ctx, NULL, NULL, 403, FHIRPAM_INVALID_REQUEST, "uri_refused",
+                           "the gateway and fhirpam could read this URI differently (a dot or "
+                           "empty segment, percent-encoding in the path, a backslash, a control "
+                           "or non-ASCII byte, a fragment)",
+                           REFUSE_BAD_REQUEST, v);
         return;
     }
-    fhirpam_request *req = build_request(o, conn, orig_method, rel, body, body_len, v);
+    fhirpam_request *req =
+        build_request(o, ctx, conn, r->stack, orig_method, rel, body, body_len, v);
     free(rel);
     if (req == NULL)
         return;
@@ -308,7 +340,7 @@ void decide(const options *o, fhirpam_context *ctx, struct MHD_Connection *conn,
     uint64_t took = now_us() - t0;
     fhirpam_request_free(req);
     if (d == NULL) {
-        refuse(v, 500, "error", "out_of_memory", REFUSE_INTERNAL);
+        refuse_out_of_memory(ctx, r->stack, v);
         return;
     }
     const char *code = fhirpam_code_name(fhirpam_decision_code(d));

@@ -10,6 +10,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 
+#include "metrics.h"
 #include "options.h"
 
 typedef enum front_kind {
@@ -27,12 +28,23 @@ typedef struct verdict {
     char id[64];            /* the decision id, "" when fhirpam did not decide */
 } verdict;
 
-/* The inputs: the connection (for headers and the peer), which kind of front
- * end, the method and raw URI of the request fhirpamd received, and its body.
- * Never fails: every error is a deny verdict. Thread-safe. */
+/* The inputs: the connection (for headers), which kind of front end, the
+ * method and raw URI of the request fhirpamd received, and its body (the
+ * whole of it: http.c refuses larger ones). Never fails: every error is a
+ * deny verdict, and every deny is in the audit trail. Thread-safe. */
 void decide(const options *o, fhirpam_context *ctx, struct MHD_Connection *conn, front_kind kind,
             const char *method, const char *raw_uri, const char *body, size_t body_len,
-            bool body_too_large, verdict *out);
+            verdict *out);
+
+/* A refusal of fhirpamd's own, made without running a stack: recorded by
+ * fhirpam like any decision (fhirpam_audit_host_refusal: the audit record
+ * says the status answered) and counted in /metrics under `why`. stack and
+ * req may be NULL; text is a sentence for the operator. *out is what to
+ * answer: the recorded decision's status (500 if audit.required could not
+ * record it). Thread-safe. */
+void verdict_refuse(fhirpam_context *ctx, const char *stack, const fhirpam_request *req,
+                    unsigned status, fhirpam_code code, const char *reason, const char *text,
+                    metrics_refusal why, verdict *out);
 
 void verdict_clear(verdict *v);
 

@@ -34,7 +34,8 @@ static const unsigned tracked_statuses[] = {200, 400, 401, 403, 404, 405, 413, 5
 #define STATUS_COUNT (sizeof tracked_statuses / sizeof tracked_statuses[0])
 
 static const char *const refusal_names[REFUSE_COUNT] = {
-    "untrusted_peer", "bad_request", "no_route", "body_too_large", "obligations", "internal",
+    "untrusted_peer", "bad_request", "no_route",      "body_too_large",
+    "obligations",    "internal",    "body_unjudged", "timeout",
 };
 
 static struct {

@@ -16,6 +16,8 @@ typedef enum metrics_refusal {
     REFUSE_BODY_TOO_LARGE, /* over --max-body-bytes */
     REFUSE_OBLIGATIONS,    /* a permit with obligations a gateway cannot enforce */
     REFUSE_INTERNAL,       /* out of memory: fhirpam returned NULL */
+    REFUSE_BODY,           /* a body fhirpamd did not see whole, or one with no meaning */
+    REFUSE_TIMEOUT,        /* the request did not arrive within --request-timeout */
     REFUSE_COUNT
 } metrics_refusal;
 

@@ -37,9 +37,9 @@ void options_usage(FILE *out)
         "                             A path no route matches is denied (403). At least one.\n"
         "  -p, --trusted-peer ADDR[/BITS]\n"
         "                             a front end whose requests are answered; repeatable\n"
-        "                             (default 127.0.0.0/8 and ::1). Requests from any other\n"
-        "                             address are denied (403) without evaluation, and\n"
-        "                             /metrics is only served to these addresses\n"
+        "                             (default 127.0.0.0/8 and ::1). A connection from any\n"
+        "                             other address is closed at accept, before anything is\n"
+        "                             read from it (and the refusal audited)\n"
         "      --client-cert-header NAME\n"
         "                             the header carrying the TLS client certificate as\n"
         "                             URL-escaped PEM (nginx $ssl_client_escaped_cert), or\n"
@@ -54,10 +54,16 @@ void options_usage(FILE *out)
         "                             METHOD PATH/original/uri is the original request;\n"
         "                             \"none\" turns the endpoint off\n"
         "      --max-body-bytes N     request bodies passed to fhirpam (Envoy\n"
-        "                             with_request_body) up to N bytes; larger: 413\n"
-        "                             (default 1048576)\n"
+        "                             with_request_body) up to N bytes; larger: 413, from\n"
+        "                             Content-Length before any of it is read (default 1048576)\n"
         "      --connection-limit N   concurrent connections (default 4096)\n"
+        "      --peer-connection-limit N\n"
+        "                             concurrent connections from one address (default 1024)\n"
         "      --timeout SECONDS      idle connection timeout (default 60)\n"
+        "      --request-timeout SECONDS\n"
+        "                             a request's headers and body must arrive within this\n"
+        "                             time of its first line, or the connection is closed\n"
+        "                             (default 10)\n"
         "      --drain-seconds N      on SIGTERM, wait up to N s for requests in flight\n"
         "                             (default 10)\n"
         "      --ready-file FILE      write the listening port to FILE once ready\n"
@@ -238,7 +244,9 @@ int options_parse(options *o, int argc, char **argv)
         OPT_ENVOY_PREFIX,
         OPT_MAX_BODY,
         OPT_CONN_LIMIT,
+        OPT_PEER_CONN_LIMIT,
         OPT_TIMEOUT,
+        OPT_REQUEST_TIMEOUT,
         OPT_DRAIN,
         OPT_READY_FILE,
         OPT_CHECK,
@@ -257,7 +265,9 @@ int options_parse(options *o, int argc, char **argv)
         {"envoy-prefix", required_argument, NULL, OPT_ENVOY_PREFIX},
         {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY},
         {"connection-limit", required_argument, NULL, OPT_CONN_LIMIT},
+        {"peer-connection-limit", required_argument, NULL, OPT_PEER_CONN_LIMIT},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
         {"drain-seconds", required_argument, NULL, OPT_DRAIN},
         {"ready-file", required_argument, NULL, OPT_READY_FILE},
         {"check", no_argument, NULL, OPT_CHECK},
@@ -273,7 +283,9 @@ int options_parse(options *o, int argc, char **argv)
     o->max_body_bytes = 1024 * 1024;
     o->drain_seconds = 10;
     o->connection_limit = 4096;
+    o->peer_connection_limit = 1024;
     o->timeout_seconds = 60;
+    o->request_timeout_seconds = 10;
     if (set_base(o, "/") != 0 || parse_listen(o, "127.0.0.1:9180") != 0)
         return -1;
     bool peers_given = false;
@@ -344,10 +356,20 @@ int options_parse(options *o, int argc, char **argv)
                 return bad("--connection-limit", optarg);
             o->connection_limit = (unsigned)v;
             break;
+        case OPT_PEER_CONN_LIMIT:
+            if (parse_uint(optarg, 1, 1000000, &v) != 0)
+                return bad("--peer-connection-limit", optarg);
+            o->peer_connection_limit = (unsigned)v;
+            break;
         case OPT_TIMEOUT:
             if (parse_uint(optarg, 1, 86400, &v) != 0)
                 return bad("--timeout", optarg);
             o->timeout_seconds = (unsigned)v;
+            break;
+        case OPT_REQUEST_TIMEOUT:
+            if (parse_uint(optarg, 1, 3600, &v) != 0)
+                return bad("--request-timeout", optarg);
+            o->request_timeout_seconds = (unsigned)v;
             break;
         case OPT_DRAIN:
             if (parse_uint(optarg, 0, 3600, &v) != 0)
@@ -382,6 +404,8 @@ int options_parse(options *o, int argc, char **argv)
     }
     if (!peers_given && (add_peer(o, "127.0.0.0/8") != 0 || add_peer(o, "::1") != 0))
         return -1;
+    if (o->peer_connection_limit > o->connection_limit)
+        o->peer_connection_limit = o->connection_limit;
     if (o->envoy_prefix != NULL &&
         strncmp(o->auth_path, o->envoy_prefix, strlen(o->envoy_prefix)) == 0) {
         fprintf(stderr, "fhirpamd: --auth-path must not be under --envoy-prefix\n");

@@ -56,7 +56,9 @@ typedef struct options {
     size_t max_body_bytes;
     unsigned drain_seconds;
     unsigned connection_limit;
-    unsigned timeout_seconds;
+    unsigned peer_connection_limit;   /* per trusted address */
+    unsigned timeout_seconds;         /* idle connection */
+    unsigned request_timeout_seconds; /* a request's first line to its last body byte */
     const char *ready_file;
     bool check_only;
 } options;
