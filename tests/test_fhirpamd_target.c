@@ -3,7 +3,9 @@
  * original URI a front end reports to the relative URL and stack fhirpam
  * evaluates (tools/fhirpamd/options.c, target.c): every URI nginx and
  * fhirpam could read differently is refused, routes match at boundaries,
- * and peers are trusted only inside their ranges.
+ * and peers are trusted only inside their ranges. And what it concludes
+ * from a request's body framing (tools/fhirpamd/body.c): no request whose
+ * meaning depends on a body it did not see whole is judged (issue 26).
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "body.h"
 #include "options.h"
 #include "target.h"
 
@@ -246,6 +249,105 @@ START_TEST(limits_default_and_bound)
 }
 END_TEST
 
+/* body_framing_of: RFC 9112 section 6.3, failing closed. */
+static const struct {
+    const char *content_length, *transfer_encoding;
+    bool neither_means_none;
+    body_presence presence;
+    bool length_known;
+    uint64_t length;
+} framings[] = {
+    {NULL, NULL, true, BODY_NONE, false, 0},     /* HTTP/1.1 with neither: no body */
+    {NULL, NULL, false, BODY_UNKNOWN, false, 0}, /* a gateway's report of nothing */
+    {"", "", false, BODY_UNKNOWN, false, 0},
+    {"0", NULL, false, BODY_NONE, true, 0},
+    {"000", NULL, false, BODY_NONE, true, 0},
+    {"17", NULL, false, BODY_PRESENT, true, 17},
+    {"1000000000000", NULL, true, BODY_PRESENT, true, 1000000000000ULL},
+    {"0", "chunked", false, BODY_PRESENT, false, 0}, /* Transfer-Encoding wins */
+    {NULL, "chunked", true, BODY_PRESENT, false, 0},
+    {NULL, "gzip, chunked", true, BODY_PRESENT, false, 0},
+    {"5, 5", NULL, false, BODY_PRESENT, false, 0}, /* not 1*DIGIT: unknown length */
+    {"-1", NULL, false, BODY_PRESENT, false, 0},
+    {"+3", NULL, false, BODY_PRESENT, false, 0},
+    {" 3", NULL, false, BODY_PRESENT, false, 0},
+    {"3 ", NULL, false, BODY_PRESENT, false, 0},
+    {"0x10", NULL, false, BODY_PRESENT, false, 0},
+    {"99999999999999999999999", NULL, false, BODY_PRESENT, false, 0}, /* overflows */
+};
+
+START_TEST(reads_body_framing)
+{
+    body_framing f = body_framing_of(framings[_i].content_length, framings[_i].transfer_encoding,
+                                     framings[_i].neither_means_none);
+    ck_assert_msg(f.presence == framings[_i].presence, "case %d: presence %d", _i, f.presence);
+    ck_assert_int_eq(f.length_known, framings[_i].length_known);
+    if (f.length_known)
+        ck_assert_uint_eq(f.length, framings[_i].length);
+}
+END_TEST
+
+/* body_judge: what can be judged with what was passed of the body. NULL
+ * reason: judged. */
+static const struct {
+    const char *method;
+    body_presence presence;
+    body_view view;
+    bool envoy;
+    const char *reason;
+} judged[] = {
+    /* No body: everything is judged on its URL. */
+    {"GET", BODY_NONE, BODY_VIEW_NONE, false, NULL},
+    {"POST", BODY_NONE, BODY_VIEW_NONE, false, NULL},
+    {"PUT", BODY_NONE, BODY_VIEW_NONE, false, NULL},
+    {"PATCH", BODY_NONE, BODY_VIEW_NONE, true, NULL},
+    /* auth_request: a body that was not passed. */
+    {"POST", BODY_PRESENT, BODY_VIEW_NONE, false, "body_not_seen"},
+    {"PUT", BODY_PRESENT, BODY_VIEW_NONE, false, "body_not_seen"},
+    {"PATCH", BODY_PRESENT, BODY_VIEW_NONE, false, "body_not_seen"},
+    {"PROPFIND", BODY_PRESENT, BODY_VIEW_NONE, false, "body_not_seen"}, /* not FHIR: reads it */
+    {"POST", BODY_UNKNOWN, BODY_VIEW_NONE, false, "body_unknown"},
+    {"PUT", BODY_UNKNOWN, BODY_VIEW_NONE, false, "body_unknown"},
+    /* Envoy: whole is judged, cut or missing is not. */
+    {"POST", BODY_PRESENT, BODY_VIEW_WHOLE, true, NULL},
+    {"PUT", BODY_PRESENT, BODY_VIEW_WHOLE, true, NULL},
+    {"POST", BODY_PRESENT, BODY_VIEW_PARTIAL, true, "body_partial"},
+    {"PATCH", BODY_PRESENT, BODY_VIEW_PARTIAL, true, "body_partial"},
+    {"POST", BODY_UNKNOWN, BODY_VIEW_NONE, true, "body_unknown"},
+    /* GET, HEAD, DELETE: a known body is refused, even passed whole; an
+     * unknown one cannot change what the request means. */
+    {"GET", BODY_PRESENT, BODY_VIEW_NONE, false, "body_not_allowed"},
+    {"HEAD", BODY_PRESENT, BODY_VIEW_NONE, false, "body_not_allowed"},
+    {"DELETE", BODY_PRESENT, BODY_VIEW_NONE, false, "body_not_allowed"},
+    {"GET", BODY_PRESENT, BODY_VIEW_WHOLE, true, "body_not_allowed"},
+    {"DELETE", BODY_PRESENT, BODY_VIEW_PARTIAL, true, "body_not_allowed"},
+    {"GET", BODY_UNKNOWN, BODY_VIEW_NONE, false, NULL},
+    {"DELETE", BODY_UNKNOWN, BODY_VIEW_NONE, true, NULL},
+};
+
+START_TEST(judges_only_bodies_seen_whole)
+{
+    const body_refusal *r =
+        body_judge(judged[_i].method, judged[_i].presence, judged[_i].view, judged[_i].envoy);
+    if (judged[_i].reason == NULL) {
+        ck_assert_msg(r == NULL, "case %d (%s): refused as %s", _i, judged[_i].method,
+                      r ? r->reason : "");
+        return;
+    }
+    ck_assert_msg(r != NULL, "case %d (%s): judged", _i, judged[_i].method);
+    ck_assert_str_eq(r->reason, judged[_i].reason);
+    ck_assert_uint_eq(r->status, 403);
+    ck_assert(r->code != FHIRPAM_SUCCESS && r->code != FHIRPAM_IGNORE);
+    /* Every refusal of an unjudged body names what can judge it. */
+    if (strcmp(r->reason, "body_not_allowed") != 0)
+        ck_assert_ptr_nonnull(strstr(r->text, judged[_i].envoy ? "with_request_body" : "Envoy"));
+    if (strcmp(r->reason, "body_not_seen") == 0 || strcmp(r->reason, "body_unknown") == 0) {
+        if (!judged[_i].envoy)
+            ck_assert_ptr_nonnull(strstr(r->text, "nginx module"));
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fhirpamd_target");
@@ -258,6 +360,8 @@ int main(void)
     tcase_add_test(t, trusts_only_configured_peers);
     tcase_add_test(t, default_peers_are_loopback);
     tcase_add_test(t, limits_default_and_bound);
+    tcase_add_loop_test(t, reads_body_framing, 0, sizeof framings / sizeof framings[0]);
+    tcase_add_loop_test(t, judges_only_bodies_seen_whole, 0, sizeof judged / sizeof judged[0]);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "body.h"
 #include "hex.h"
 #include "metrics.h"
 #include "target.h"
@@ -18,8 +19,15 @@
 
 /* Headers fhirpamd consumes itself or that describe its own connection;
  * every other header of the request reaches fhirpam as it came. */
-static const char *const own_headers[] = {"X-Original-Method", "X-Original-URI",    "Connection",
-                                          "Content-Length",    "Transfer-Encoding", NULL};
+static const char *const own_headers[] = {"X-Original-Method",
+                                          "X-Original-URI",
+                                          "X-Original-Content-Length",
+                                          "X-Original-Transfer-Encoding",
+                                          "X-Envoy-Auth-Partial-Body",
+                                          "Connection",
+                                          "Content-Length",
+                                          "Transfer-Encoding",
+                                          NULL};
 
 void verdict_refuse(fhirpam_context *ctx, const char *stack, const fhirpam_request *req,
                     unsigned status, fhirpam_code code, const char *reason, const char *text,
@@ -262,6 +270,49 @@ fail:
     return NULL;
 }
 
+/* What the front end says of the original request's body, and how much of
+ * it came with the check. Returns 0, or -1 with v set (a malformed or
+ * repeated header). */
+static int read_body_facts(fhirpam_context *ctx, struct MHD_Connection *conn, front_kind kind,
+                           const char *stack, size_t body_len, body_presence *presence,
+                           body_view *view, verdict *v)
+{
+    const char *a = NULL, *b = NULL;
+    if (kind == FRONT_NGINX) {
+        /* auth_request never passes the body: what the site reports of
+         * the client's framing is all there is (etc/nginx-fhirpam.conf). */
+        if (trusted_header(conn, "X-Original-Content-Length", &a) < 0 ||
+            trusted_header(conn, "X-Original-Transfer-Encoding", &b) < 0) {
+            refuse_bad_header(ctx, stack, "bad_header", "X-Original-Content-Length or -Encoding",
+                              v);
+            return -1;
+        }
+        *presence = body_framing_of(a, b, false).presence;
+        *view = BODY_VIEW_NONE;
+        return 0;
+    }
+    /* Envoy marks every body it buffered (with_request_body) with
+     * x-envoy-auth-partial-body, "true" when it cut it (allow_partial_message),
+     * and drops a client's own header of that name. Without the header a
+     * body that came is whole; no body and no header says nothing. */
+    int n = trusted_header(conn, "X-Envoy-Auth-Partial-Body", &a);
+    if (n < 0 || (n == 1 && strcmp(a, "true") != 0 && strcmp(a, "false") != 0)) {
+        refuse_bad_header(ctx, stack, "bad_header", "x-envoy-auth-partial-body", v);
+        return -1;
+    }
+    if (n == 1 && strcmp(a, "true") == 0) {
+        *presence = BODY_PRESENT;
+        *view = BODY_VIEW_PARTIAL;
+    } else if (n == 1 || body_len > 0) {
+        *presence = body_len > 0 ? BODY_PRESENT : BODY_NONE;
+        *view = BODY_VIEW_WHOLE;
+    } else {
+        *presence = BODY_UNKNOWN;
+        *view = BODY_VIEW_NONE;
+    }
+    return 0;
+}
+
 static void take_decision(const fhirpam_decision *d, verdict *v)
 {
     const char *code = fhirpam_code_name(fhirpam_decision_code(d));
@@ -307,8 +358,6 @@ void decide(const options *o, fhirpam_context *ctx, struct MHD_Connection *conn,
     } else {
         orig_uri = raw_uri + strlen(o->envoy_prefix);
     }
-    if (kind == FRONT_NGINX)
-        body_len = 0; /* auth_request never carries the client's body */
     if (!method_ok(orig_method)) {
         verdict_refuse(ctx, NULL, NULL, 403, FHIRPAM_INVALID_REQUEST, "bad_method",
                        "the original method is not 1 to 16 upper-case letters", REFUSE_BAD_REQUEST,
@@ -330,11 +379,24 @@ void decide(const options *o, fhirpam_context *ctx, struct MHD_Connection *conn,
                            REFUSE_BAD_REQUEST, v);
         return;
     }
-    fhirpam_request *req =
-        build_request(o, ctx, conn, r->stack, orig_method, rel, body, body_len, v);
+    body_presence presence;
+    body_view view;
+    if (read_body_facts(ctx, conn, kind, r->stack, body_len, &presence, &view, v) != 0) {
+        free(rel);
+        return;
+    }
+    fhirpam_request *req = build_request(o, ctx, conn, r->stack, orig_method, rel, body,
+                                         view == BODY_VIEW_WHOLE ? body_len : 0, v);
     free(rel);
     if (req == NULL)
         return;
+    const body_refusal *unjudged = body_judge(orig_method, presence, view, kind == FRONT_ENVOY);
+    if (unjudged != NULL) {
+        verdict_refuse(ctx, r->stack, req, unjudged->status, unjudged->code, unjudged->reason,
+                       unjudged->text, REFUSE_BODY, v);
+        fhirpam_request_free(req);
+        return;
+    }
     uint64_t t0 = now_us();
     fhirpam_decision *d = fhirpam_authorize(ctx, r->stack, req);
     uint64_t took = now_us() - t0;
