@@ -98,6 +98,23 @@ req "a client's own X-Original-URI is replaced" 403 /fhir/r4/Patient/456 "${A1[@
 req "a client's own X-Client-Cert is removed" 403 /fhir/r4/Patient/456 "${A1[@]}" -H "X-Client-Cert: x"
 req "metadata, public stack" 200 /fhir/r4/metadata
 req "Observation/o1 by id: cannot be resolved at a gateway" 403 /fhir/r4/Observation/o1 "${A1[@]}"
+# forward_auth never passes the body (issue 26): a request whose meaning
+# depends on one is refused, also when the client says it has none.
+FORM=(-H "Content-Type: application/x-www-form-urlencoded")
+req "POST _search, body patient=Patient/456" 403 "/fhir/r4/Observation/_search?patient=Patient/123" \
+    "${A1[@]}" "${FORM[@]}" --data 'patient=Patient/456'
+req "  the same with a client's own X-Original-Content-Length: 0" 403 \
+    "/fhir/r4/Observation/_search?patient=Patient/123" "${A1[@]}" "${FORM[@]}" \
+    -H "X-Original-Content-Length: 0" -H "X-Original-Transfer-Encoding;" --data 'patient=Patient/456'
+never_upstream 'patient=Patient/456'
+req "GET with a body" 403 "/fhir/r4/Observation?patient=Patient/123" "${A1[@]}" "${FORM[@]}" \
+    -X GET --data 'patient=Patient/789'
+never_upstream 'patient=Patient/789'
+req "POST _search with an empty body is judged" 200 "/fhir/r4/Observation/_search?patient=Patient/123" \
+    "${A1[@]}" -X POST -H "Content-Length: 0"
+req "POST _search, chunked" 403 "/fhir/r4/Observation/_search?patient=Patient/123" "${A1[@]}" \
+    "${FORM[@]}" -H "Transfer-Encoding: chunked" --data 'patient=Patient/457'
+never_upstream 'patient=Patient/457'
 kill "$FHIRPAMD_PID"
 wait "$FHIRPAMD_PID" 2>/dev/null || true
 FHIRPAMD_PID=
