@@ -155,6 +155,15 @@ static size_t utf8_sequence_length(const unsigned char *s, size_t avail)
     return n;
 }
 
+/* The C1 controls U+0080-U+009F (NEL among them), U+2028 LINE SEPARATOR
+ * and U+2029 PARAGRAPH SEPARATOR, given a valid sequence of n bytes. */
+static bool breaks_lines(const unsigned char *s, size_t n)
+{
+    if (n == 2)
+        return s[0] == 0xc2 && s[1] <= 0x9f;
+    return n == 3 && s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9);
+}
+
 void jw_string_n(jsonw *w, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -196,6 +205,18 @@ void jw_string_n(jsonw *w, const char *s, size_t len)
                 /* Keep the record valid JSON: an invalid byte becomes U+FFFD. */
                 jw_append(w, "\\ufffd", 6);
                 i++;
+            } else if (breaks_lines(p + i, n)) {
+                /* Valid JSON raw, but a line break to JavaScript before
+                 * ES2019, to Unicode-aware line readers (U+2028, U+2029)
+                 * and to some log pipelines (U+0085 NEL, and the C1
+                 * controls around it): one record would read as several. */
+                uint32_t cp = n == 2 ? (uint32_t)(p[i] & 0x1f) << 6 | (p[i + 1] & 0x3f)
+                                     : 0x2000u | (p[i + 2] & 0x3f);
+                char esc[6] = {
+                    '\\',        'u', hex[cp >> 12], hex[(cp >> 8) & 15], hex[(cp >> 4) & 15],
+                    hex[cp & 15]};
+                jw_append(w, esc, 6);
+                i += n;
             } else {
                 jw_append(w, s + i, n);
                 i += n;

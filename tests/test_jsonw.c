@@ -32,6 +32,16 @@ static const struct {
     {"nul\0x", 5, "{\"v\":\"nul\\u0000x\"}"},
     {"caf\xc3\xa9", 5, "{\"v\":\"caf\xc3\xa9\"}"},
     {"\xf0\x9f\x94\x92", 4, "{\"v\":\"\xf0\x9f\x94\x92\"}"},
+    /* Characters that break lines for some readers, escaped so that one
+     * record stays one line: U+2028, U+2029, U+0085 (NEL) and the other C1
+     * controls. Their neighbours stay raw. */
+    {"a\xe2\x80\xa8"
+     "b",
+     5, "{\"v\":\"a\\u2028b\"}"},
+    {"\xe2\x80\xa9", 3, "{\"v\":\"\\u2029\"}"},
+    {"x\xc2\x85y", 4, "{\"v\":\"x\\u0085y\"}"},
+    {"\xc2\x80\xc2\x9f", 4, "{\"v\":\"\\u0080\\u009f\"}"},
+    {"\xc2\xa0\xe2\x80\xa7\xe2\x80\xaa", 8, "{\"v\":\"\xc2\xa0\xe2\x80\xa7\xe2\x80\xaa\"}"},
     /* Invalid UTF-8 becomes U+FFFD, byte by byte. */
     {"\xff", 1, "{\"v\":\"\\ufffd\"}"},
     {"\xc3", 1, "{\"v\":\"\\ufffd\"}"},
