@@ -426,10 +426,36 @@ static void run_bundle(const config *c, const flat_stack *fs, struct fhirpam_aut
     json_decref(bundle);
 }
 
+/* The state of the configuration's module data sources, one entry per kind
+ * (stale when any source of the kind is): one atomic load each. */
+static void note_sources(const config *c, struct fhirpam_decision *d)
+{
+    for (size_t i = 0; i < c->env.sources.n; i++) {
+        struct fhirpam_source *s = c->env.sources.items[i];
+        const char *kind = source_kind(s);
+        size_t k = 0;
+        while (k < d->nsources && strcmp(decision_str(d, d->sources[k].kind), kind) != 0)
+            k++;
+        if (k == d->nsources) {
+            if (k == DECISION_MAX_SOURCES)
+                continue;
+            d->sources[k] = (struct decision_source){decision_intern_str(d, kind), 0, false};
+            d->nsources++;
+        }
+        if (!d->sources[k].stale && source_is_stale(s)) {
+            fhirpam_source_info info;
+            source_info(s, &info);
+            d->sources[k].stale = true;
+            d->sources[k].error = decision_intern_str(d, info.error);
+        }
+    }
+}
+
 static void write_audit(const config *c, struct fhirpam_decision *d)
 {
     if (!audit_sink_enabled(c->audit))
         return;
+    note_sources(c, d);
     jsonw w;
     jw_init(&w);
     decision_write_audit(d, &w);

@@ -171,6 +171,19 @@ static void start_reaper(struct fhirpam_context *ctx)
  * and the reaper frees it when the request ends. Reload never waits on a
  * request without a bound, so a SIGHUP is never held up by a module.
  */
+FHIRPAM_API size_t fhirpam_sources(fhirpam_context *ctx, fhirpam_source_info *out, size_t max)
+{
+    if (ctx == NULL)
+        return 0;
+    reader_ticket ticket;
+    const config *c = context_enter(ctx, &ticket);
+    size_t n = c->env.sources.n;
+    for (size_t i = 0; i < n && i < max && out != NULL; i++)
+        source_info(c->env.sources.items[i], &out[i]);
+    context_leave(ticket);
+    return n;
+}
+
 FHIRPAM_API int fhirpam_reload(fhirpam_context *ctx, fhirpam_error *err)
 {
     if (ctx == NULL)

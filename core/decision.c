@@ -272,6 +272,24 @@ static void write_optional(const struct fhirpam_decision *d, jsonw *w, const cha
         jw_null(w);
 }
 
+/* "revocation_stale": false, or true with "revocation_error": the reason
+ * the rules in force are not the file's (a line that did not parse). */
+static void write_sources(const struct fhirpam_decision *d, jsonw *w)
+{
+    for (size_t i = 0; i < d->nsources; i++) {
+        char key[48];
+        const char *kind = decision_str(d, d->sources[i].kind);
+        snprintf(key, sizeof key, "%s_stale", kind);
+        jw_key(w, key);
+        jw_bool(w, d->sources[i].stale);
+        if (d->sources[i].stale) {
+            snprintf(key, sizeof key, "%s_error", kind);
+            jw_key(w, key);
+            jw_string(w, decision_str(d, d->sources[i].error));
+        }
+    }
+}
+
 void decision_write_audit(const struct fhirpam_decision *d, jsonw *w)
 {
     char when[32];
@@ -297,6 +315,7 @@ void decision_write_audit(const struct fhirpam_decision *d, jsonw *w)
     write_optional(d, w, "jti", d->jti);
     write_optional(d, w, "patient", d->patient);
     write_entries(d, w);
+    write_sources(d, w);
     write_trace(d, w, true);
     jw_key(w, "duration_us");
     jw_uint(w, d->duration_us);

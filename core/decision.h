@@ -45,6 +45,7 @@ typedef struct entry_summary {
 
 #define DECISION_INLINE_TRACE 8
 #define DECISION_INLINE_ARENA 1536
+#define DECISION_MAX_SOURCES  4
 
 struct fhirpam_decision {
     bool permitted;
@@ -69,6 +70,14 @@ struct fhirpam_decision {
 
     /* What the audit record says about the token (never the token itself). */
     str_ref iss, sub, client_id, jti, patient;
+
+    /* The module data sources of the configuration (the deny list), one per
+     * kind: the audit record's "<kind>_stale" and, when stale, "<kind>_error". */
+    struct decision_source {
+        str_ref kind, error; /* error: 0 unless stale */
+        bool stale;
+    } sources[DECISION_MAX_SOURCES];
+    size_t nsources;
 
     trace_entry *trace;
     size_t ntrace;

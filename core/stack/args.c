@@ -50,6 +50,15 @@ void args_free(struct fhirpam_args *args)
     memset(args, 0, sizeof *args);
 }
 
+FHIRPAM_API bool fhirpam_token_limits(const fhirpam_args *args, int64_t *leeway, int64_t *max_ttl)
+{
+    if (args == NULL || args->env == NULL || !args->env->has_token_limits)
+        return false;
+    *leeway = args->env->leeway;
+    *max_ttl = args->env->max_ttl;
+    return true;
+}
+
 static const config_setting_t *member(const fhirpam_args *args, const char *name)
 {
     if (args == NULL || args->group == NULL || name == NULL)

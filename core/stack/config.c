@@ -207,6 +207,7 @@ static int open_line_module(loader_state *st, config_line *l, const config_setti
         return -1;
     if (args_build(&l->args, args, st->file, args ? line_of(args) : l->source_line) != 0)
         return fail(st, l->source_line, "out of memory");
+    l->args.env = &st->c->env;
     if (l->file->desc->open != NULL) {
         fhirpam_error e = {{0}};
         if (l->file->desc->open(&l->args, &l->instance, &e) != 0)
@@ -497,6 +498,10 @@ config *config_load(const char *path, const char *modules_dir, fhirpam_error *er
         c->verifier = token_verifier_new_from_config(token, path, err);
         if (c->verifier == NULL)
             goto fail;
+        token_limits limits = token_verifier_limits(c->verifier);
+        c->env.has_token_limits = true;
+        c->env.leeway = limits.leeway;
+        c->env.max_ttl = limits.max_ttl;
     }
     if (load_stacks(&st, config_setting_get_member(root, "stacks")) != 0)
         goto fail;
@@ -535,6 +540,7 @@ void config_free(config *c)
         free(l);
     }
     free(c->lines);
+    source_list_free(&c->env.sources);
     if (c->audit != NULL)
         audit_sink_close(c->audit);
     if (c->verifier != NULL)
@@ -546,6 +552,43 @@ void config_free(config *c)
     config_destroy(&c->cfg);
     free(c->path);
     free(c);
+}
+
+int config_read_token_limits(const char *path, int64_t *leeway, int64_t *max_ttl,
+                             fhirpam_error *err)
+{
+    char why[512];
+    char *text = trusted_read(path, CONFIG_MAX_BYTES, NULL, why, sizeof why);
+    if (text == NULL) {
+        fhirpam_error_set(err, "%s: %s", path, why);
+        return -1;
+    }
+    loader_state st = {.file = path, .err = err};
+    if (refuse_includes(&st, text) != 0) {
+        free(text);
+        return -1;
+    }
+    config_t cfg;
+    config_init(&cfg);
+    int rc = -1;
+    if (!config_read_string(&cfg, text)) {
+        fhirpam_error_set(err, "%s:%d: %s", path, config_error_line(&cfg), config_error_text(&cfg));
+    } else {
+        const config_setting_t *token = config_lookup(&cfg, "token");
+        token_limits limits;
+        if (token == NULL)
+            rc = 0;
+        else if (config_setting_type(token) != CONFIG_TYPE_GROUP)
+            cfg_fail(err, path, token, "'token' must be a group");
+        else if (token_limits_read(token, path, &limits, err) == 0) {
+            *leeway = limits.leeway;
+            *max_ttl = limits.max_ttl;
+            rc = 1;
+        }
+    }
+    config_destroy(&cfg);
+    free(text);
+    return rc;
 }
 
 const flat_stack *config_find_stack(const config *c, const char *name)

@@ -14,14 +14,24 @@
 
 #include "config_limits.h"
 #include "loader.h"
+#include "source.h"
 #include "stack.h"
 
 struct audit_sink;
 struct isolated_pool;
 struct token_verifier;
 
+/* What the modules a configuration opens see of it (module.h:
+ * fhirpam_token_limits, fhirpam_source_new). */
+typedef struct module_env {
+    bool has_token_limits; /* the configuration verifies tokens */
+    int64_t leeway, max_ttl;
+    source_list sources; /* registered by the modules, owned by them */
+} module_env;
+
 struct fhirpam_args {
     const config_setting_t *group; /* NULL when the line gives no args */
+    module_env *env;               /* NULL outside a configuration (module tests) */
     char *where;                   /* "file:line" */
     struct fhirpam_args *children; /* one per group-typed member, in member order */
     size_t nchildren;
@@ -75,7 +85,15 @@ typedef struct config {
     struct audit_sink *audit;
     struct token_verifier *verifier; /* NULL when the config has no `token` group */
     struct config *retired_next;     /* context.c: replaced, waiting for its last request */
+    module_env env;
 } config;
+
+/* Reads `token.leeway` and `token.max_ttl` from the configuration file at
+ * path, as fhirpam_open() would, without loading anything else (for tools
+ * that must use the same times: `fhirpam revoke compact`). 1 with out set,
+ * 0 when the file has no `token` group, -1 with err filled. */
+int config_read_token_limits(const char *path, int64_t *leeway, int64_t *max_ttl,
+                             fhirpam_error *err);
 
 /* Load and check everything; NULL with "file:line: message" on any error.
  * modules_dir may be NULL (then the config's, then the compiled-in one). */

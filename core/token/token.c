@@ -41,13 +41,35 @@ struct token_verifier {
     size_t nissuers;
     jwks keys;
     bool allowed[JWS_ALG_COUNT];
-    long long leeway, max_ttl, max_token_bytes;
+    token_limits limits;
+    long long max_token_bytes;
     bool require_at_jwt;
     bool allow_unverified_binding; /* unverified_binding = "allow" */
     token_cache *cache;
 };
 
 /* ---- configuration ---- */
+
+int token_limits_read(const config_setting_t *group, const char *file, token_limits *out,
+                      fhirpam_error *err)
+{
+    long long leeway = DEFAULT_LEEWAY, max_ttl = DEFAULT_MAX_TTL;
+    if (cfg_int(group, "leeway", 0, 300, &leeway, file, err) != 0 ||
+        cfg_int(group, "max_ttl", 60, 10LL * 366 * 86400, &max_ttl, file, err) != 0)
+        return -1;
+    *out = (token_limits){.leeway = leeway, .max_ttl = max_ttl};
+    return 0;
+}
+
+token_limits token_limits_default(void)
+{
+    return (token_limits){.leeway = DEFAULT_LEEWAY, .max_ttl = DEFAULT_MAX_TTL};
+}
+
+token_limits token_verifier_limits(const token_verifier *v)
+{
+    return v->limits;
+}
 
 static char *path_beside(const char *config_path, const char *path)
 {
@@ -155,8 +177,6 @@ token_verifier *token_verifier_new_from_config(const config_setting_t *group, co
         cfg_fail(err, file, group, "out of memory");
         return NULL;
     }
-    v->leeway = DEFAULT_LEEWAY;
-    v->max_ttl = DEFAULT_MAX_TTL;
     v->max_token_bytes = DEFAULT_MAX_TOKEN_BYTES;
     long long min_rsa_bits = FHIRPAM_RSA_MIN_BITS, max_rsa_bits = FHIRPAM_RSA_DEFAULT_MAX_BITS;
     long long cache_entries = DEFAULT_CACHE_ENTRIES;
@@ -164,8 +184,7 @@ token_verifier *token_verifier_new_from_config(const config_setting_t *group, co
     const char *rsa_default = "RS256", *unverified_binding = "deny";
     if (cfg_check_keys(group, "token", keys, file, err) != 0 ||
         read_algorithms(v, group, file, err) != 0 ||
-        cfg_int(group, "leeway", 0, 300, &v->leeway, file, err) != 0 ||
-        cfg_int(group, "max_ttl", 60, 10LL * 366 * 86400, &v->max_ttl, file, err) != 0 ||
+        token_limits_read(group, file, &v->limits, err) != 0 ||
         cfg_int(group, "max_token_bytes", 1024, 65536, &v->max_token_bytes, file, err) != 0 ||
         cfg_bool(group, "require_at_jwt", &v->require_at_jwt, file, err) != 0 ||
         cfg_int(group, "min_rsa_bits", FHIRPAM_RSA_MIN_BITS, FHIRPAM_RSA_MAX_BITS, &min_rsa_bits,
@@ -380,7 +399,8 @@ static void format_time(double t, char *buf, size_t len)
 static bool check_times(const token_verifier *v, const token_times *t, int64_t now,
                         token_failure *why)
 {
-    double n = (double)now, leeway = (double)v->leeway;
+    double n = (double)now, leeway = (double)v->limits.leeway;
+    double max_ttl = (double)v->limits.max_ttl;
     if (!(n < t->exp + leeway)) {
         char when[32];
         format_time(t->exp, when, sizeof when);
@@ -389,10 +409,10 @@ static bool check_times(const token_verifier *v, const token_times *t, int64_t n
                       "the request",
                       when, n - t->exp);
     }
-    if (t->exp > n + (double)v->max_ttl)
+    if (t->exp > n + max_ttl)
         return refuse(why, FHIRPAM_INVALID_TOKEN, "exp_too_far",
                       "the token expires more than %lld s after the request (token.max_ttl)",
-                      v->max_ttl);
+                      (long long)v->limits.max_ttl);
     if (t->has_nbf && t->nbf > n + leeway)
         return refuse(why, FHIRPAM_INVALID_TOKEN, "not_yet_valid",
                       "the token is not valid before %.0f s after the request", t->nbf - n);

@@ -25,12 +25,26 @@ typedef struct verified_token verified_token;
 /* Why a token was refused (see jws.h). */
 typedef jws_failure token_failure;
 
+/* The two times every part of fhirpam that compares times shares (the
+ * `token` group's `leeway` and `max_ttl`): one clock-skew allowance, and
+ * the longest life of any token accepted (exp - iat and exp - now). */
+typedef struct token_limits {
+    int64_t leeway, max_ttl;
+} token_limits;
+
+/* Reads leeway and max_ttl from a `token` group (absent: the defaults), with
+ * the verifier's own ranges. 0, or -1 with "file:line: message". */
+int token_limits_read(const config_setting_t *group, const char *file, token_limits *out,
+                      fhirpam_error *err);
+token_limits token_limits_default(void);
+
 /* Builds a verifier from the config's `token` group; relative key-set paths
  * are taken relative to config_path's directory. NULL with a
  * `file:line: message` in err on any error. */
 token_verifier *token_verifier_new_from_config(const config_setting_t *group,
                                                const char *config_path, fhirpam_error *err);
 void token_verifier_free(token_verifier *v);
+token_limits token_verifier_limits(const token_verifier *v);
 
 /* Verifies the compact JWS token[0..len) at time now. Returns the verified
  * token (a new reference) or NULL with why filled in. Thread-safe. */

@@ -109,6 +109,24 @@ FHIRPAM_API int fhirpam_reload(fhirpam_context *ctx, fhirpam_error *err);
  */
 FHIRPAM_API void fhirpam_token_cache_stats(fhirpam_context *ctx, uint64_t *hits, size_t *entries);
 
+/*
+ * The data modules keep outside the configuration (the revocation deny list),
+ * as the configuration in force reports it, for monitoring: a source whose
+ * latest change could not be loaded keeps its previous data in force and is
+ * stale until a load succeeds. Fills up to max entries of out and returns how
+ * many sources there are. Thread-safe, also against fhirpam_reload().
+ */
+typedef struct fhirpam_source_info {
+    char kind[32];       /* "revocation" */
+    char name[512];      /* the file, e.g. /var/lib/fhirpam/revoked */
+    int64_t fresh_at;    /* last time the data in force was known to match the source */
+    int64_t stale_since; /* when a change first failed to load; 0 while fresh */
+    uint64_t failures;   /* refused loads since the module was opened */
+    char error[512];     /* the latest refusal while stale, else "" */
+} fhirpam_source_info;
+
+FHIRPAM_API size_t fhirpam_sources(fhirpam_context *ctx, fhirpam_source_info *out, size_t max);
+
 /* Close the context. No other call on it may be running or follow (this
  * waits for a configuration a request still held after a reload). */
 FHIRPAM_API void fhirpam_close(fhirpam_context *ctx);

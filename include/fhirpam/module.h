@@ -465,6 +465,61 @@ FHIRPAM_API void fhirpam_swap_publish(fhirpam_swap *swap, void *value);
 FHIRPAM_API void fhirpam_swap_free(fhirpam_swap *swap);
 
 /* ------------------------------------------------------------------------ */
+/* The configuration's times, background threads, and data kept on disk.    */
+
+/*
+ * The configuration's `token.leeway` and `token.max_ttl` (seconds): the one
+ * clock-skew allowance and the longest token life (exp - iat, exp - now)
+ * that every time comparison shares. A module that compares times uses these
+ * rather than settings of its own, so that, say, a revocation is kept exactly
+ * as long as the core accepts the tokens it covers. Returns true with both
+ * set; false when the line's configuration verifies no tokens (no `token`
+ * group, or a module test harness), with both left as they were. Only for
+ * the args open() received.
+ */
+FHIRPAM_API bool fhirpam_token_limits(const fhirpam_args *args, int64_t *leeway, int64_t *max_ttl);
+
+/*
+ * A background thread that calls check(arg) every interval_ms until stopped:
+ * the "re-read the file when it changes" loop of a module whose data lives
+ * on disk. The thread blocks every signal, and it survives fork(): the core
+ * waits for a check in progress before the process forks (pthread_atfork) and
+ * starts the thread again in the child, so a host that forks workers after
+ * fhirpam_open() (nginx's master) keeps every module's data current in each
+ * worker. Fork from a thread that is not inside a fhirpam call.
+ *
+ * fhirpam_watcher_start returns NULL when out of memory or the thread cannot
+ * be started. fhirpam_watcher_poke wakes it now. fhirpam_watcher_stop waits
+ * for a check in progress, stops the thread and frees w. Thread-safe, but
+ * never call stop from check itself.
+ */
+typedef struct fhirpam_watcher fhirpam_watcher;
+FHIRPAM_API fhirpam_watcher *fhirpam_watcher_start(int64_t interval_ms, void (*check)(void *arg),
+                                                   void *arg);
+FHIRPAM_API void fhirpam_watcher_poke(fhirpam_watcher *w);
+FHIRPAM_API void fhirpam_watcher_stop(fhirpam_watcher *w);
+
+/*
+ * A module's data source (a deny list file), whose state the host sees
+ * (fhirpam_sources() in fhirpam.h, fhirpamd's /metrics) and every audit
+ * record carries (`"<kind>_stale"`; "revocation_stale" for kind
+ * "revocation"). Register it in open() under a kind (lower-case letters,
+ * digits, '_', up to 31) and a name (the path); the module owns it and frees
+ * it in close(). After each check, say whether the data in force matches the
+ * source (fresh: it loaded, or nothing changed) or not (stale: it changed and
+ * could not be loaded; the sentence is logged to syslog as LOG_ERR, once per
+ * distinct failure). NULL when out of memory or the kind is not a word.
+ * Thread-safe.
+ */
+typedef struct fhirpam_source fhirpam_source;
+FHIRPAM_API fhirpam_source *fhirpam_source_new(const fhirpam_args *args, const char *kind,
+                                               const char *name);
+FHIRPAM_API void fhirpam_source_fresh(fhirpam_source *source);
+FHIRPAM_API void fhirpam_source_stale(fhirpam_source *source, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+FHIRPAM_API void fhirpam_source_free(fhirpam_source *source);
+
+/* ------------------------------------------------------------------------ */
 /* The descriptor.                                                           */
 
 typedef struct fhirpam_module {

@@ -1,6 +1,7 @@
 /*
- * store.c - see store.h. The loop is watch.c's; the swap is the SDK's
- * fhirpam_swap, as in the revocation file store.
+ * store.c - see store.h. The loop (fhirpam_watcher, which also runs in the
+ * children of a host that forks) and the swap (fhirpam_swap) are the SDK's,
+ * as in the revocation file store.
  */
 #include "store.h"
 
@@ -14,8 +15,6 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "watch.h"
-
 struct consent_store {
     index_options options;
     fhirpam_swap *current; /* the consent_index in force */
@@ -23,7 +22,7 @@ struct consent_store {
     uint64_t pending;      /* a new signature, loaded once it holds for one more check */
     uint64_t generation;
     _Atomic int64_t failing_since; /* when re-reading started to fail (epoch s), 0: it loads */
-    watcher *watch;
+    fhirpam_watcher *watch;
 };
 
 static void free_index(void *p)
@@ -141,7 +140,7 @@ consent_store *consent_store_open(const index_options *o, int64_t interval_ms, c
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if ((s->watch = watcher_start(interval_ms, check_store, s)) == NULL) {
+    if ((s->watch = fhirpam_watcher_start(interval_ms, check_store, s)) == NULL) {
         fhirpam_swap_free(s->current);
         free(s);
         snprintf(err, errlen, "cannot start the thread that watches %s", o->dir);
@@ -169,7 +168,7 @@ void consent_store_close(consent_store *s)
 {
     if (s == NULL)
         return;
-    watcher_stop(s->watch);
+    fhirpam_watcher_stop(s->watch);
     fhirpam_swap_free(s->current);
     free(s);
 }
