@@ -413,6 +413,14 @@ static bool check_times(const token_verifier *v, const token_times *t, int64_t n
         return refuse(why, FHIRPAM_INVALID_TOKEN, "exp_too_far",
                       "the token expires more than %lld s after the request (token.max_ttl)",
                       (long long)v->limits.max_ttl);
+    /* max_ttl is the longest life of any token accepted, counted from iat
+     * too: a revocation cut-off at T then only has to be kept until
+     * T + max_ttl (+ leeway), because nothing issued before T can still be
+     * valid after that (revocation.md §2, "entry lifetime"). */
+    if (t->has_iat && t->exp - t->iat > max_ttl)
+        return refuse(why, FHIRPAM_EXPIRED, "lifetime_too_long",
+                      "the token lives %.0f s (exp - iat), over token.max_ttl %lld",
+                      t->exp - t->iat, (long long)v->limits.max_ttl);
     if (t->has_nbf && t->nbf > n + leeway)
         return refuse(why, FHIRPAM_INVALID_TOKEN, "not_yet_valid",
                       "the token is not valid before %.0f s after the request", t->nbf - n);
