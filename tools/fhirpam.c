@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,7 +107,8 @@ static void print_json(const char *json, bool pretty)
 {
     if (pretty) {
         json_t *v = json_loads(json, 0, NULL);
-        char *indented = v ? json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+        char *indented =
+            v ? json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;
         json_decref(v);
         if (indented != NULL) {
             puts(indented);
@@ -208,7 +210,18 @@ static int cmd_check(int argc, char **argv)
         fprintf(stderr, "fhirpam: %s: warning: %s\n", config, warnings[i]);
         json_array_append_new(json_object_get(out, "warnings"), json_string(warnings[i]));
     }
-    char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* The modules' data (the deny list) as it loaded: a file that does not
+     * load has already refused the configuration, with its line. */
+    fhirpam_source_info sources[32];
+    size_t nsources = fhirpam_sources(ctx, sources, 32);
+    json_t *list = json_array();
+    for (size_t i = 0; i < nsources && i < 32; i++)
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s, s:b, s:s?}", "kind", sources[i].kind, "name",
+                                        sources[i].name, "stale", sources[i].stale_since != 0,
+                                        "error", sources[i].error[0] ? sources[i].error : NULL));
+    json_object_set_new(out, "sources", list);
+    char *text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     puts(text);
     free(text);
     json_decref(out);
@@ -238,7 +251,7 @@ static char *with_response_check(const fhirpam_decision *d, const char *decision
         json_array_append_new(entries, json_integer((json_int_t)remove[i]));
     json_object_set_new(v, "response",
                         json_pack("{s:b,s:o}", "send", rc == 1, "remove_entries", entries));
-    char *out = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *out = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     free(remove);
     free(body);
     json_decref(v);
@@ -491,7 +504,7 @@ fail:
 static void print_batch_error(size_t lineno, const char *message)
 {
     json_t *e = json_pack("{s:s, s:I}", "error", message, "line", (json_int_t)lineno);
-    char *text = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     puts(text ? text : "{\"error\":\"out of memory\"}");
     free(text);
     json_decref(e);
@@ -541,13 +554,16 @@ static int run_batch(fhirpam_context *ctx, const char *path)
         fhirpam_decision_free(d);
         fhirpam_request_free(req);
         json_decref(v);
+        if (ferror(stdout))
+            break; /* nobody reads the decisions any more */
     }
     free(line);
     bool read_error = ferror(in) != 0;
     if (in != stdin)
         fclose(in);
-    if (fflush(stdout) != 0 || read_error) {
-        fprintf(stderr, "fhirpam: batch: I/O error\n");
+    if (fflush(stdout) != 0 || ferror(stdout) || read_error) {
+        fprintf(stderr, "fhirpam: batch: %s\n",
+                read_error ? "cannot read the requests" : "cannot write the decisions");
         return EXIT_ERROR;
     }
     return 0;
@@ -677,6 +693,10 @@ static int cmd_eval(int argc, char **argv)
             free(text);
             fhirpam_decision_free(d);
             fhirpam_request_free(req);
+            if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "fhirpam: cannot write the decision: %s\n", strerror(errno));
+                rc = EXIT_ERROR;
+            }
         }
     }
     fhirpam_close(ctx);
@@ -687,6 +707,9 @@ static int cmd_eval(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* A reader gone (`fhirpam eval ... | head -c0`) is an error to report,
+     * not a signal to die of. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return EXIT_ERROR;

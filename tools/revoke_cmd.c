@@ -1,6 +1,14 @@
 /*
  * revoke_cmd.c - `fhirpam revoke`: the deny list's writer.
  *
+ * It writes only what the revocation module will read: a new rule is
+ * formatted, then read back with the module's own parser (denylist.c) before
+ * anything is written, and the file it goes into must itself load (a line
+ * that does not parse, a last line without a newline, a wrong owner or mode
+ * would make the module refuse this rule and every later one). `check` and
+ * `list` use the same parser; `compact` drops rules with the configuration's
+ * own token.max_ttl and token.leeway (-c), the times the module keeps them by.
+ *
  * Writers (this command, in any number of processes) serialise on an
  * exclusive flock of FILE.lock; while writing they also hold an exclusive
  * flock on FILE itself, which readers (the revocation module) take shared,
@@ -24,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "denylist.h"
 
 static void usage(FILE *out)
@@ -35,9 +44,14 @@ static void usage(FILE *out)
           "  subclient --iss ISS --sub SUB --client ID [--at T]\n"
           "  sid       --iss ISS --sid SID [--at T]       tokens of a session\n"
           "  issuer    --iss ISS [--at T]                 every token of an issuer\n"
-          "       fhirpam revoke --denylist FILE list | check\n"
-          "       fhirpam revoke --denylist FILE compact [--max-token-lifetime S] [--leeway S]\n"
-          "T and EXP are seconds since the epoch; --at defaults to now.\n",
+          "       fhirpam revoke --denylist FILE list | check [-c CONFIG]\n"
+          "       fhirpam revoke --denylist FILE compact -c CONFIG\n"
+          "T and EXP are seconds since the epoch; --at defaults to now. A rule is\n"
+          "checked with the module's own parser before it is written, and only\n"
+          "appended to a file that loads. list, check and compact judge which rules\n"
+          "are past their useful life with CONFIG's token.max_ttl and token.leeway\n"
+          "(compact refuses to run without them; list and check use the defaults,\n"
+          "86400 and 60, without -c).\n",
           out);
 }
 
@@ -56,117 +70,166 @@ static int writer_lock(const char *path)
     return fd;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+/* The rule as the module will read it: formatted, then parsed back with the
+ * loader's parser, which must give the same rule. 0 with the line, or -1
+ * with the reason printed. */
+static int format_checked(const rule *r, char *line, size_t linelen, size_t *len)
 {
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        buf += n;
-        len -= (size_t)n;
+    char why[160] = "a field is empty";
+    *len = rule_format(r, line, linelen);
+    if (*len > 0) {
+        char copy[4 * DENYLIST_MAX_FIELD + 64];
+        memcpy(copy, line, *len - 1);
+        copy[*len - 1] = '\0';
+        rule back;
+        if (rule_parse(copy, &back, why, sizeof why) == 1 && back.kind == r->kind &&
+            back.time == r->time && strcmp(back.iss, r->iss) == 0 &&
+            (r->key1 == NULL || strcmp(back.key1, r->key1) == 0) &&
+            (r->key2 == NULL || strcmp(back.key2, r->key2) == 0))
+            return 0;
+    } else if (r->iss[0] != '\0' && (r->key1 == NULL || r->key1[0] != '\0') &&
+               (r->key2 == NULL || r->key2[0] != '\0')) {
+        snprintf(why, sizeof why, "a field is longer than %d bytes", DENYLIST_MAX_FIELD);
     }
-    return 0;
+    fprintf(stderr, "fhirpam revoke: the rule would not load (%s); nothing written\n", why);
+    return -1;
+}
+
+/* The file an append goes into must load as it is. 0 when it does (or is
+ * not there: *exists false), else -1 with the reason printed. */
+static int check_target(const char *path, bool *exists, struct stat *st)
+{
+    denylist_file f;
+    char err[1200];
+    *exists = true;
+    if (denylist_read(path, &f, err, sizeof err) != 0) {
+        struct stat probe;
+        if (lstat(path, &probe) != 0 && errno == ENOENT) {
+            *exists = false;
+            return 0;
+        }
+        fprintf(stderr, "fhirpam revoke: %s; nothing written\n", err);
+        return -1;
+    }
+    *st = f.st;
+    int rc = -1;
+    if (f.len > 0 && f.text[f.len - 1] != '\n')
+        fprintf(stderr,
+                "fhirpam revoke: %s does not end in a newline (its last line is incomplete, and "
+                "a rule appended would join it); nothing written\n",
+                path);
+    else if (denylist_parse(f.text, f.len, path, NULL, NULL, NULL, err, sizeof err) != 0)
+        fprintf(stderr,
+                "fhirpam revoke: %s does not load (%s): the module keeps its previous rules "
+                "until it is fixed; nothing written\n",
+                path, err);
+    else
+        rc = 0;
+    free(f.text);
+    return rc;
 }
 
 static int append_rule(const char *path, const rule *r)
 {
     char line[4 * DENYLIST_MAX_FIELD + 64];
-    size_t len = rule_format(r, line, sizeof line);
-    if (len == 0) {
-        fprintf(stderr, "fhirpam revoke: a field is empty or too long\n");
+    size_t len;
+    if (format_checked(r, line, sizeof line, &len) != 0)
         return 1;
-    }
     int lock = writer_lock(path);
     if (lock < 0)
         return 1;
     int rc = 1;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0 || flock(fd, LOCK_EX) != 0 || write_all(fd, line, len) != 0 || fsync(fd) != 0)
+    bool exists;
+    struct stat before, now;
+    int fd = -1;
+    if (check_target(path, &exists, &before) != 0)
+        goto out;
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0 || fstat(fd, &now) != 0) {
         fprintf(stderr, "fhirpam revoke: %s: %s\n", path, strerror(errno));
-    else
-        rc = 0;
+        goto out;
+    }
+    /* Writers hold FILE.lock; a file changed since the check was changed by
+     * something else (an editor): check again rather than guess. */
+    if (exists ? now.st_ino != before.st_ino || now.st_dev != before.st_dev ||
+                     now.st_size != before.st_size
+               : now.st_size != 0) {
+        fprintf(stderr,
+                "fhirpam revoke: %s changed while it was checked; nothing written, try "
+                "again\n",
+                path);
+        goto out;
+    }
+    ssize_t n = write(fd, line, len);
+    if (n != (ssize_t)len || fsync(fd) != 0) {
+        int saved = n < 0 ? errno : EIO;
+        /* A partial line would make the file refuse to load: take it back. */
+        if (n > 0 && ftruncate(fd, now.st_size) != 0)
+            fprintf(stderr, "fhirpam revoke: %s: could not remove a partial line: %s\n", path,
+                    strerror(errno));
+        fprintf(stderr, "fhirpam revoke: %s: %s\n", path, strerror(saved));
+        goto out;
+    }
+    rc = 0;
+out:
     if (fd >= 0)
         close(fd);
     close(lock);
     return rc;
 }
 
-/* Reads the whole file; prints every line that does not parse. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "fhirpam revoke: %s: %s\n", path, strerror(errno));
-        return NULL;
-    }
-    flock(fileno(f), LOCK_SH);
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 65536 > cap) {
-            char *b = realloc(buf, cap = cap ? cap * 2 : 1 << 20);
-            if (b == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = b;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 typedef enum { WALK_LIST, WALK_CHECK, WALK_COMPACT } walk_mode;
 
-/* Goes through the file line by line: lists, checks, or (compact) writes
- * the rules still alive to out. Returns the number of bad lines. */
-static int walk(const char *path, walk_mode mode, const denylist_limits *limits, FILE *out,
-                size_t *kept, size_t *dropped)
+typedef struct walk_state {
+    walk_mode mode;
+    const denylist_limits *limits;
+    FILE *out;
+    size_t kept, dropped;
+    bool write_failed;
+    char first_error[1200];
+} walk_state;
+
+static int on_rule(void *cookie, const rule *r, size_t line_no)
 {
-    size_t len;
-    char *text = read_file(path, &len);
-    if (text == NULL)
+    (void)line_no;
+    walk_state *w = cookie;
+    bool alive = rule_alive(r, w->limits->now, w->limits->leeway, w->limits->max_token_lifetime);
+    char line[4 * DENYLIST_MAX_FIELD + 64];
+    size_t n = rule_format(r, line, sizeof line);
+    if (w->mode == WALK_LIST)
+        printf("%s%s", alive ? "" : "# expired: ", line);
+    if (w->mode == WALK_COMPACT && alive && fwrite(line, 1, n, w->out) != n)
+        w->write_failed = true;
+    *(alive ? &w->kept : &w->dropped) += 1;
+    return 0;
+}
+
+static void on_bad(void *cookie, const char *message)
+{
+    walk_state *w = cookie;
+    fprintf(stderr, "%s\n", message);
+    if (w->first_error[0] == '\0')
+        snprintf(w->first_error, sizeof w->first_error, "%s", message);
+}
+
+/* Goes through the file with the module's parser: lists, checks, or
+ * (compact) writes the rules still alive to out. Returns the number of bad
+ * lines (the file not loading at all counts as one). */
+static int walk(const char *path, walk_state *w)
+{
+    denylist_file f;
+    char err[1200];
+    if (denylist_read(path, &f, err, sizeof err) != 0) {
+        on_bad(w, err);
         return 1;
-    int bad = 0;
-    size_t line_no = 0;
-    for (char *p = text; p < text + len;) {
-        line_no++;
-        char *nl = memchr(p, '\n', (size_t)(text + len - p));
-        if (nl == NULL) {
-            fprintf(stderr, "%s:%zu: the last line has no newline\n", path, line_no);
-            bad++;
-            break;
-        }
-        *nl = '\0';
-        rule r;
-        char why[160];
-        int got = rule_parse(p, &r, why, sizeof why);
-        if (got < 0) {
-            fprintf(stderr, "%s:%zu: %s\n", path, line_no, why);
-            bad++;
-        } else if (got == 1) {
-            bool alive = rule_alive(&r, limits->now, limits->leeway, limits->max_token_lifetime);
-            char line[4 * DENYLIST_MAX_FIELD + 64];
-            size_t n = rule_format(&r, line, sizeof line);
-            if (mode == WALK_LIST)
-                printf("%s%s", alive ? "" : "# expired: ", line);
-            if (mode == WALK_COMPACT && alive && fwrite(line, 1, n, out) != n)
-                bad++;
-            *(alive ? kept : dropped) += 1;
-        }
-        p = nl + 1;
     }
-    free(text);
-    return bad;
+    int bad = denylist_parse(f.text, f.len, path, on_rule, on_bad, w, err, sizeof err);
+    free(f.text);
+    if (bad < 0) {
+        on_bad(w, err);
+        return 1;
+    }
+    return bad + (w->write_failed ? 1 : 0);
 }
 
 static int compact(const char *path, const denylist_limits *limits)
@@ -178,12 +241,12 @@ static int compact(const char *path, const denylist_limits *limits)
     snprintf(tmp, sizeof tmp, "%s.compact-XXXXXX", path);
     int fd = mkstemp(tmp);
     FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
-    size_t kept = 0, dropped = 0;
+    walk_state w = {.mode = WALK_COMPACT, .limits = limits, .out = out};
     int rc = 1;
     if (out == NULL) {
         fprintf(stderr, "fhirpam revoke: %s: %s\n", tmp, strerror(errno));
-    } else if (walk(path, WALK_COMPACT, limits, out, &kept, &dropped) != 0) {
-        fprintf(stderr, "fhirpam revoke: %s has bad lines; not compacted\n", path);
+    } else if (walk(path, &w) != 0) {
+        fprintf(stderr, "fhirpam revoke: %s does not load; not compacted\n", path);
     } else if (fflush(out) != 0 || fchmod(fd, 0644) != 0 || fsync(fd) != 0 ||
                rename(tmp, path) != 0) {
         fprintf(stderr, "fhirpam revoke: %s: %s\n", path, strerror(errno));
@@ -196,11 +259,14 @@ static int compact(const char *path, const denylist_limits *limits)
             close(dir);
         }
         free(copy);
-        printf("{\"kept\":%zu,\"dropped\":%zu}\n", kept, dropped);
+        printf("{\"kept\":%zu,\"dropped\":%zu,\"max_ttl\":%lld,\"leeway\":%lld}\n", w.kept,
+               w.dropped, (long long)limits->max_token_lifetime, (long long)limits->leeway);
         rc = 0;
     }
     if (out != NULL)
         fclose(out);
+    else if (fd >= 0)
+        close(fd);
     if (rc != 0)
         unlink(tmp);
     close(lock);
@@ -218,28 +284,59 @@ static int parse_seconds(const char *s, int64_t *out)
     return 0;
 }
 
+/* The times rules are judged by: the configuration's token group, or with
+ * no configuration the core's defaults (required: -c is mandatory). */
+static int read_limits(const char *config_path, bool required, denylist_limits *limits)
+{
+    limits->leeway = 60;
+    limits->max_token_lifetime = 86400;
+    if (config_path == NULL) {
+        if (!required)
+            return 0;
+        fprintf(stderr, "fhirpam revoke: compact drops rules by the configuration's "
+                        "token.max_ttl and token.leeway: give it with -c FILE\n");
+        return -1;
+    }
+    fhirpam_error err = {{0}};
+    int got =
+        config_read_token_limits(config_path, &limits->leeway, &limits->max_token_lifetime, &err);
+    if (got < 0) {
+        fprintf(stderr, "fhirpam revoke: %s\n", err.text);
+        return -1;
+    }
+    if (got == 0) {
+        fprintf(stderr,
+                "fhirpam revoke: %s has no token group, so no token.max_ttl and token.leeway "
+                "to judge rules by\n",
+                config_path);
+        return -1;
+    }
+    return 0;
+}
+
 int revoke_cmd_main(int argc, char **argv)
 {
     const char *path = NULL, *iss = NULL, *jti = NULL, *sub = NULL, *client = NULL, *sid = NULL;
-    const char *exp = NULL, *at = NULL, *lifetime = "86400", *leeway = "60";
+    const char *exp = NULL, *at = NULL, *config_path = NULL, *gone = NULL;
     static const struct option opts[] = {{"denylist", required_argument, NULL, 'd'},
                                          {"iss", required_argument, NULL, 'i'},
                                          {"jti", required_argument, NULL, 'j'},
                                          {"sub", required_argument, NULL, 's'},
-                                         {"client", required_argument, NULL, 'c'},
+                                         {"client", required_argument, NULL, 'C'},
                                          {"sid", required_argument, NULL, 'S'},
                                          {"exp", required_argument, NULL, 'e'},
                                          {"at", required_argument, NULL, 'a'},
+                                         {"config", required_argument, NULL, 'c'},
                                          {"max-token-lifetime", required_argument, NULL, 'L'},
                                          {"leeway", required_argument, NULL, 'l'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        const char **slot[] = {
-            ['d'] = &path, ['i'] = &iss, ['j'] = &jti, ['s'] = &sub,      ['c'] = &client,
-            ['S'] = &sid,  ['e'] = &exp, ['a'] = &at,  ['L'] = &lifetime, ['l'] = &leeway};
+    while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+        const char **slot[] = {['d'] = &path,        ['i'] = &iss,  ['j'] = &jti, ['s'] = &sub,
+                               ['C'] = &client,      ['S'] = &sid,  ['e'] = &exp, ['a'] = &at,
+                               ['c'] = &config_path, ['L'] = &gone, ['l'] = &gone};
         if (c == 'h') {
             usage(stdout);
             return 0;
@@ -250,34 +347,39 @@ int revoke_cmd_main(int argc, char **argv)
         }
         *slot[c] = optarg;
     }
+    if (gone != NULL) {
+        fprintf(stderr, "fhirpam revoke: --max-token-lifetime and --leeway are gone: the times "
+                        "are the configuration's token.max_ttl and token.leeway (-c FILE)\n");
+        return 1;
+    }
     const char *what = optind < argc ? argv[optind] : NULL;
     if (path == NULL || what == NULL || optind + 1 != argc) {
         usage(stderr);
         return 1;
     }
     denylist_limits limits = {.now = (int64_t)time(NULL)};
-    if (parse_seconds(lifetime, &limits.max_token_lifetime) != 0 ||
-        parse_seconds(leeway, &limits.leeway) != 0) {
-        usage(stderr);
-        return 1;
-    }
-    size_t kept = 0, dropped = 0;
-    if (strcmp(what, "list") == 0)
-        return walk(path, WALK_LIST, &limits, NULL, &kept, &dropped) ? 1 : 0;
-    if (strcmp(what, "check") == 0) {
-        int bad = walk(path, WALK_CHECK, &limits, NULL, &kept, &dropped);
-        printf("{\"ok\":%s,\"rules\":%zu,\"expired\":%zu,\"bad_lines\":%d}\n",
-               bad ? "false" : "true", kept + dropped, dropped, bad);
+    bool is_compact = strcmp(what, "compact") == 0;
+    if (is_compact || strcmp(what, "list") == 0 || strcmp(what, "check") == 0) {
+        if (read_limits(config_path, is_compact, &limits) != 0)
+            return 1;
+        if (is_compact)
+            return compact(path, &limits);
+        walk_state w = {.mode = strcmp(what, "list") == 0 ? WALK_LIST : WALK_CHECK,
+                        .limits = &limits};
+        int bad = walk(path, &w);
+        if (w.mode == WALK_CHECK) {
+            printf("{\"ok\":%s,\"rules\":%zu,\"expired\":%zu,\"bad_lines\":%d,\"max_ttl\":%lld,"
+                   "\"leeway\":%lld}\n",
+                   bad ? "false" : "true", w.kept + w.dropped, w.dropped, bad,
+                   (long long)limits.max_token_lifetime, (long long)limits.leeway);
+        }
         return bad ? 1 : 0;
     }
-    if (strcmp(what, "compact") == 0)
-        return compact(path, &limits);
 
     rule r = {.iss = iss};
-    static const char *const names[] = {"jti", "sub", "client", "subclient", "sid", "issuer"};
     int kind = -1;
     for (int k = 0; k < RULE_KINDS; k++)
-        if (strcmp(what, names[k]) == 0)
+        if (strcmp(what, rule_kind_name((rule_kind)k)) == 0)
             kind = k;
     r.kind = (rule_kind)kind;
     bool ok = kind >= 0 && iss != NULL;

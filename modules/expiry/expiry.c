@@ -6,7 +6,14 @@
  * age (`now - iat`), a longest time since the user authenticated
  * (`now - auth_time`, which a refresh token does not renew), and claims
  * that must be present. A rule that needs a claim the token lacks, or has
- * with the wrong type, denies: a rule is never skipped.
+ * with the wrong type, denies: a rule is never skipped. A claim that is
+ * null, "", [] or {} is not present.
+ *
+ * Times are compared with the configuration's token.leeway, fractional
+ * values as they are. An `auth_time` that cannot be true denies whatever the
+ * rules: after the token's iat, or after now, beyond the leeway (a clock or
+ * an issuer that is wrong), or not a plausible time at all (milliseconds:
+ * RFC 7519 §2 NumericDates are seconds). The same for an `iat` after now.
  */
 #include <fhirpam/module.h>
 #include <stdio.h>
@@ -19,7 +26,7 @@ static const fhirpam_arg_spec expiry_args[] = {
     {"max_auth_age", FHIRPAM_ARG_INT, "0 (off)",
      "deny when now - auth_time exceeds this (seconds)"},
     {"require", FHIRPAM_ARG_LIST, NULL, "claims that must be present, e.g. [\"iat\", \"jti\"]"},
-    {"leeway", FHIRPAM_ARG_INT, "60", "seconds of clock skew allowed (0-300)"},
+    {"leeway", FHIRPAM_ARG_INT, "token.leeway", "must equal token.leeway when given (0-300)"},
     {NULL, 0, NULL, NULL},
 };
 
@@ -51,6 +58,24 @@ static int read_seconds(const fhirpam_args *args, const char *name, int64_t max,
     return 0;
 }
 
+/* The configuration's token.leeway; the module's own may only repeat it (a
+ * module test harness, without a token group, may set its own). */
+static int read_leeway(const fhirpam_args *args, int64_t *out, fhirpam_error *err)
+{
+    int64_t leeway = 60, max_ttl = 0;
+    bool from_token = fhirpam_token_limits(args, &leeway, &max_ttl);
+    if (read_seconds(args, "leeway", 300, leeway, out, err) != 0)
+        return -1;
+    if (from_token && *out != leeway) {
+        fhirpam_error_set(err,
+                          "leeway = %lld differs from token.leeway = %lld: expiry uses the "
+                          "configuration's; remove leeway",
+                          (long long)*out, (long long)leeway);
+        return -1;
+    }
+    return 0;
+}
+
 static int expiry_open(const fhirpam_args *args, void **instance, fhirpam_error *err)
 {
     expiry *e = calloc(1, sizeof *e);
@@ -62,7 +87,7 @@ static int expiry_open(const fhirpam_args *args, void **instance, fhirpam_error 
     if (read_seconds(args, "max_lifetime", ten_years, 0, &e->max_lifetime, err) != 0 ||
         read_seconds(args, "max_age", ten_years, 0, &e->max_age, err) != 0 ||
         read_seconds(args, "max_auth_age", ten_years, 0, &e->max_auth_age, err) != 0 ||
-        read_seconds(args, "leeway", 300, 60, &e->leeway, err) != 0)
+        read_leeway(args, &e->leeway, err) != 0)
         goto fail;
     e->nrequire = fhirpam_args_list_size(args, "require");
     e->require = calloc(e->nrequire ? e->nrequire : 1, sizeof *e->require);
@@ -102,6 +127,27 @@ typedef struct token_facts {
     const char *missing; /* the first required claim absent, or NULL */
 } token_facts;
 
+/* A claim with no value: absent, null, "", [] or {} (an empty jti names no
+ * token). */
+static bool claim_empty(fhirpam_authz *az, const char *name)
+{
+    switch (fhirpam_claim_type_of(az, name)) {
+    case FHIRPAM_CLAIM_ABSENT:
+    case FHIRPAM_CLAIM_NULL:
+        return true;
+    case FHIRPAM_CLAIM_STRING:
+        return fhirpam_claim_string(az, name)[0] == '\0';
+    case FHIRPAM_CLAIM_ARRAY:
+        return fhirpam_claim_array_size(az, name) == 0;
+    case FHIRPAM_CLAIM_OBJECT: {
+        const char *json = fhirpam_claim_json(az, name);
+        return json == NULL || strcmp(json, "{}") == 0;
+    }
+    default:
+        return false;
+    }
+}
+
 static void read_facts(const expiry *e, fhirpam_authz *az, token_facts *f)
 {
     f->has_exp = date_claim(az, "exp", &f->exp);
@@ -109,10 +155,48 @@ static void read_facts(const expiry *e, fhirpam_authz *az, token_facts *f)
     f->has_auth_time = date_claim(az, "auth_time", &f->auth_time);
     f->missing = NULL;
     for (size_t i = 0; i < e->nrequire && f->missing == NULL; i++) {
-        fhirpam_claim_type t = fhirpam_claim_type_of(az, e->require[i]);
-        if (t == FHIRPAM_CLAIM_ABSENT || t == FHIRPAM_CLAIM_NULL)
+        if (claim_empty(az, e->require[i]))
             f->missing = e->require[i];
     }
+}
+
+/* 9999-12-31T23:59:59Z: a later NumericDate is no date (milliseconds, say). */
+#define NUMERICDATE_MAX 253402300799.0
+
+/* iat and auth_time that cannot be true deny, whatever the rules: a
+ * max_age or max_auth_age rule would read a future time as "just now". */
+static bool plausible_times(fhirpam_authz *az, const token_facts *f, double now, double leeway)
+{
+    if (f->has_iat == 1 && f->iat > now + leeway) {
+        fhirpam_set_reason(az, "iat_in_future", "the token says it was issued %.0f s from now",
+                           f->iat - now);
+        return false;
+    }
+    if (f->has_auth_time == 1) {
+        if (!(f->auth_time >= 0 && f->auth_time <= NUMERICDATE_MAX)) {
+            fhirpam_set_reason(az, "auth_time_implausible",
+                               "auth_time %.0f is not a time in seconds (milliseconds?)",
+                               f->auth_time);
+            return false;
+        }
+        if (f->auth_time > now + leeway) {
+            fhirpam_set_reason(az, "auth_time_in_future",
+                               "the token says the user authenticated %.0f s from now",
+                               f->auth_time - now);
+            return false;
+        }
+        if (f->has_iat == 1 && f->auth_time > f->iat + leeway) {
+            fhirpam_set_reason(az, "auth_time_implausible",
+                               "the user authenticated %.0f s after the token was issued",
+                               f->auth_time - f->iat);
+            return false;
+        }
+    }
+    if (f->has_auth_time < 0) {
+        fhirpam_set_reason(az, "bad_claim", "auth_time is not a NumericDate");
+        return false;
+    }
+    return true;
 }
 
 static const token_facts *facts_of(const expiry *e, fhirpam_authz *az, token_facts *scratch)
@@ -163,6 +247,8 @@ static fhirpam_code expiry_authorize(void *instance, fhirpam_authz *az)
         fhirpam_set_reason(az, "expired", "rule exp: the token expired %.0f s ago", now - f->exp);
         return FHIRPAM_EXPIRED;
     }
+    if (!plausible_times(az, f, now, leeway))
+        return FHIRPAM_EXPIRED;
     if (e->max_lifetime > 0) {
         if (!need(az, f->has_iat, "iat", "max_lifetime"))
             return FHIRPAM_EXPIRED;

@@ -175,11 +175,19 @@ size_t rule_format(const rule *r, char *buf, size_t buflen)
     return n + (size_t)m;
 }
 
+bool cutoff_covers(int64_t t, double iat, int64_t leeway)
+{
+    /* iat < T + leeway + 1: the second T counts whole ("at or before T"). */
+    return iat < (double)t + (double)leeway + 1.0;
+}
+
 bool rule_alive(const rule *r, int64_t now, int64_t leeway, int64_t max_token_lifetime)
 {
     if (r->kind == RULE_JTI)
         return r->time + leeway >= now;
-    return r->time + max_token_lifetime + leeway >= now;
+    /* The last token covered was issued before T + leeway + 1, lives at
+     * most max_token_lifetime and is accepted until its exp + leeway. */
+    return r->time + 1 + leeway + max_token_lifetime + leeway > now;
 }
 
 /* ---- the table ---- */
@@ -336,98 +344,134 @@ void denylist_free(denylist *l)
     free(l);
 }
 
-static char *read_locked(const char *path, size_t *len, char *err, size_t errlen)
+int denylist_read(const char *path, denylist_file *out, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
+        return -1;
     }
-    char *buf = NULL;
-    struct stat st;
+    int rc = -1;
+    struct stat *st = &out->st;
     /* Shared lock: `fhirpam revoke` appends under an exclusive one. */
-    if (flock(fd, LOCK_SH) != 0 || fstat(fd, &st) != 0) {
+    if (flock(fd, LOCK_SH) != 0 || fstat(fd, st) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         goto done;
     }
-    if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()) ||
-        (st.st_mode & 022) != 0) {
+    if (!S_ISREG(st->st_mode) || (st->st_uid != 0 && st->st_uid != geteuid()) ||
+        (st->st_mode & 022) != 0) {
         snprintf(err, errlen,
                  "%s: must be a regular file owned by root or this user, not group- or "
-                 "world-writable",
-                 path);
+                 "world-writable (mode %04o, uid %u)",
+                 path, (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid);
         goto done;
     }
-    if (st.st_size > DENYLIST_MAX_BYTES) {
+    if (st->st_size > DENYLIST_MAX_BYTES) {
         snprintf(err, errlen, "%s: larger than %lld bytes", path, DENYLIST_MAX_BYTES);
         goto done;
     }
-    buf = malloc((size_t)st.st_size + 1);
+    char *buf = malloc((size_t)st->st_size + 1);
     size_t got = 0;
-    while (buf != NULL && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+    while (buf != NULL && got < (size_t)st->st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st->st_size - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
         got += (size_t)n;
     }
-    if (buf == NULL || got != (size_t)st.st_size) {
+    if (buf == NULL || got != (size_t)st->st_size) {
         snprintf(err, errlen, "%s: cannot read the file", path);
         free(buf);
-        buf = NULL;
         goto done;
     }
     buf[got] = '\0';
-    *len = got;
+    out->text = buf;
+    out->len = got;
+    rc = 0;
 done:
     close(fd);
-    return buf;
+    return rc;
+}
+
+int denylist_parse(char *text, size_t len, const char *path,
+                   int (*on_rule)(void *cookie, const rule *r, size_t line),
+                   void (*on_bad)(void *cookie, const char *message), void *cookie, char *err,
+                   size_t errlen)
+{
+    int bad = 0;
+    size_t line_no = 0;
+    char message[1200];
+    for (char *p = text; p < text + len;) {
+        line_no++;
+        char *nl = memchr(p, '\n', (size_t)(text + len - p));
+        char *end = nl != NULL ? nl : text + len;
+        char why[160] = "";
+        rule r;
+        int got = 0;
+        if (nl == NULL) {
+            snprintf(why, sizeof why, "the last line has no newline (being written?)");
+        } else if (memchr(p, '\0', (size_t)(end - p)) != NULL) {
+            snprintf(why, sizeof why, "a NUL byte");
+        } else {
+            *nl = '\0';
+            got = rule_parse(p, &r, why, sizeof why);
+        }
+        if (why[0] != '\0') {
+            snprintf(message, sizeof message, "%s:%zu: %s", path, line_no, why);
+            if (on_bad == NULL) {
+                snprintf(err, errlen, "%s", message);
+                return -1;
+            }
+            on_bad(cookie, message);
+            bad++;
+        } else if (got == 1 && on_rule != NULL && on_rule(cookie, &r, line_no) != 0) {
+            snprintf(err, errlen, "%s:%zu: out of memory", path, line_no);
+            return -1;
+        }
+        p = end + 1;
+    }
+    return bad;
+}
+
+typedef struct build_state {
+    denylist *list;
+    const denylist_limits *limits;
+} build_state;
+
+static int add_if_alive(void *cookie, const rule *r, size_t line)
+{
+    (void)line;
+    build_state *b = cookie;
+    if (!rule_alive(r, b->limits->now, b->limits->leeway, b->limits->max_token_lifetime))
+        return 0;
+    return insert(b->list, r);
+}
+
+denylist *denylist_build(char *text, size_t len, const char *path, const denylist_limits *limits,
+                         char *err, size_t errlen)
+{
+    denylist *l = calloc(1, sizeof *l);
+    if (l == NULL || grow_table(l) != 0) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        denylist_free(l);
+        return NULL;
+    }
+    build_state b = {l, limits};
+    if (denylist_parse(text, len, path, add_if_alive, NULL, &b, err, errlen) != 0) {
+        denylist_free(l);
+        return NULL;
+    }
+    return l;
 }
 
 denylist *denylist_load(const char *path, const denylist_limits *limits, char *err, size_t errlen)
 {
-    size_t len;
-    char *text = read_locked(path, &len, err, errlen);
-    if (text == NULL)
+    denylist_file f;
+    if (denylist_read(path, &f, err, errlen) != 0)
         return NULL;
-    denylist *l = calloc(1, sizeof *l);
-    if (l == NULL || grow_table(l) != 0) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        goto fail;
-    }
-    size_t line_no = 0;
-    for (char *p = text; p < text + len;) {
-        line_no++;
-        char *nl = memchr(p, '\n', (size_t)(text + len - p));
-        if (nl == NULL) {
-            snprintf(err, errlen, "%s:%zu: the last line has no newline (being written?)", path,
-                     line_no);
-            goto fail;
-        }
-        *nl = '\0';
-        if (memchr(p, '\0', (size_t)(nl - p)) != NULL) {
-            snprintf(err, errlen, "%s:%zu: a NUL byte", path, line_no);
-            goto fail;
-        }
-        rule r;
-        char why[160];
-        int got = rule_parse(p, &r, why, sizeof why);
-        if (got < 0) {
-            snprintf(err, errlen, "%s:%zu: %s", path, line_no, why);
-            goto fail;
-        }
-        if (got == 1 && rule_alive(&r, limits->now, limits->leeway, limits->max_token_lifetime) &&
-            insert(l, &r) != 0) {
-            snprintf(err, errlen, "%s:%zu: out of memory", path, line_no);
-            goto fail;
-        }
-        p = nl + 1;
-    }
-    free(text);
+    denylist *l = denylist_build(f.text, f.len, path, limits, err, errlen);
+    free(f.text);
     return l;
-fail:
-    free(text);
-    denylist_free(l);
-    return NULL;
 }

@@ -1,19 +1,30 @@
 /*
  * file_store.c - the embedded revocation store: a deny list file, loaded
- * into hash tables, watched by a thread that re-reads it when it changes
- * and swaps the new tables in (fhirpam_swap: requests never wait). A file
- * that does not parse is logged (syslog, with its line number) and the
- * previous good set stays in force.
+ * into hash tables, watched by a core watcher thread (fhirpam_watcher, which
+ * also runs in the children of a host that forks) that re-reads it when it
+ * changes and swaps the new tables in (fhirpam_swap: requests never wait).
+ *
+ * A change is any difference in what stat() says of the path: device,
+ * inode, size, mode, owner, mtime and ctime (a rewrite in place with the
+ * same size and mtime, `cp -p`, still moves ctime; a `chmod` moves only ctime
+ * and mode). The version recorded is the one that loaded, from the
+ * descriptor that was read; a version that was refused is recorded apart, so
+ * that it is not re-read every tick, and any change to it is read again. A
+ * file changed within the last second is read again on the next ticks until
+ * it is older (timestamps are coarse: two writes in one tick can share
+ * them, the "racy git" problem), and its content compared.
+ *
+ * A version that does not load leaves the previous rules in force and marks
+ * the source stale (fhirpam_source: syslog, the audit record's
+ * "revocation_stale", fhirpam_sources() and fhirpamd's /metrics).
  */
 #include <errno.h>
 #include <fhirpam/module.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <syslog.h>
 #include <time.h>
 
 #include "store.h"
@@ -24,17 +35,30 @@ typedef struct snapshot {
     uint64_t generation;
 } snapshot;
 
+/* What stat() says of one version of the file (all zero: none). */
+typedef struct file_version {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+    struct timespec mtime, ctime;
+} file_version;
+
 typedef struct file_store {
     char *path;
-    int64_t interval_ms;
     denylist_limits limits;
     fhirpam_swap *current; /* the snapshot in force */
     atomic_uint_fast64_t generation;
-    struct stat seen; /* the file as last loaded (or last failed) */
-    pthread_t watcher;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stopping;
+    fhirpam_source *source;
+    fhirpam_watcher *watcher;
+    /* The watcher's own (and open()'s, before the watcher starts): */
+    file_version loaded;  /* the version the rules in force came from */
+    uint64_t loaded_hash; /* of its content */
+    bool loaded_racy;     /* changed too recently for its stat to be trusted */
+    file_version refused; /* the last version that did not load, or none */
+    bool missing;         /* the path was gone at the last check */
 } file_store;
 
 static void free_snapshot(void *p)
@@ -82,87 +106,133 @@ static store_answer file_lookup(void *self, const revocation_query *q, revocatio
     return STORE_ANSWERED;
 }
 
-static bool same_file(const struct stat *a, const struct stat *b)
+static file_version version_of(const struct stat *st)
 {
-    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+    return (file_version){st->st_dev, st->st_ino, st->st_size, st->st_mode,
+                          st->st_uid, st->st_gid, st->st_mtim, st->st_ctim};
 }
 
-/* Re-reads the file if it changed since it was last seen. */
-static void check_file(file_store *fs)
+static bool same_time(struct timespec a, struct timespec b)
 {
-    struct stat st;
-    if (stat(fs->path, &st) != 0) {
-        if (fs->seen.st_ino != 0)
-            syslog(LOG_ERR, "fhirpam revocation: %s: %s; the previous rules stay in force",
-                   fs->path, strerror(errno));
-        fs->seen.st_ino = 0;
-        return;
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+static bool same_version(const file_version *a, const file_version *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mode == b->mode &&
+           a->uid == b->uid && a->gid == b->gid && same_time(a->mtime, b->mtime) &&
+           same_time(a->ctime, b->ctime);
+}
+
+static uint64_t content_hash(const char *text, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/*
+ * Reads the file and, when it loads, makes it the rule set in force (first:
+ * at open, where a failure refuses the module). 0, or -1 with err filled.
+ */
+static int load(file_store *fs, bool first, char *err, size_t errlen)
+{
+    struct timespec started;
+    clock_gettime(CLOCK_REALTIME, &started);
+    denylist_file f;
+    if (denylist_read(fs->path, &f, err, errlen) != 0) {
+        struct stat st;
+        fs->refused = stat(fs->path, &st) == 0 ? version_of(&st) : (file_version){0};
+        return -1;
     }
-    if (same_file(&st, &fs->seen))
-        return;
-    fs->seen = st;
+    file_version version = version_of(&f.st);
+    /* Changed in the second before the read, or later: a write in the same
+     * clock tick as this read would not show in the timestamps. */
+    bool racy = f.st.st_ctim.tv_sec >= started.tv_sec - 1;
+    uint64_t hash = content_hash(f.text, f.len);
+    if (!first && hash == fs->loaded_hash) {
+        /* The same rules (a chmod, a touch, a racy re-read): keep the set
+         * and the answers kept per token. */
+        free(f.text);
+        fs->loaded = version;
+        fs->loaded_racy = racy;
+        fs->refused = (file_version){0};
+        return 0;
+    }
     fs->limits.now = (int64_t)time(NULL);
-    char err[512];
-    denylist *fresh = denylist_load(fs->path, &fs->limits, err, sizeof err);
+    denylist *fresh = denylist_build(f.text, f.len, fs->path, &fs->limits, err, errlen);
+    free(f.text);
     if (fresh == NULL) {
-        syslog(LOG_ERR, "fhirpam revocation: %s; the previous rules stay in force", err);
-        return;
+        fs->refused = version;
+        return -1;
     }
     uint64_t generation = atomic_load(&fs->generation) + 1;
     snapshot *snap = new_snapshot(fresh, generation);
     if (snap == NULL) {
         denylist_free(fresh);
-        syslog(LOG_ERR, "fhirpam revocation: out of memory; the previous rules stay in force");
-        return;
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
-    /* Publish first: an answer tagged with the new generation can only come
-     * from the new set. */
-    fhirpam_swap_publish(fs->current, snap);
-    atomic_store_explicit(&fs->generation, generation, memory_order_release);
+    if (first) {
+        fs->current = fhirpam_swap_new(snap, free_snapshot);
+        if (fs->current == NULL) {
+            free_snapshot(snap);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        atomic_init(&fs->generation, generation);
+    } else {
+        /* Publish first: an answer tagged with the new generation can only
+         * come from the new set. */
+        fhirpam_swap_publish(fs->current, snap);
+        atomic_store_explicit(&fs->generation, generation, memory_order_release);
+    }
+    fs->loaded = version;
+    fs->loaded_hash = hash;
+    fs->loaded_racy = racy;
+    fs->refused = (file_version){0};
+    return 0;
 }
 
-static void *watch(void *arg)
+/* The watcher's tick: re-read the file if it changed since it was loaded. */
+static void check_file(void *arg)
 {
     file_store *fs = arg;
-    pthread_mutex_lock(&fs->lock);
-    while (!fs->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += fs->interval_ms / 1000;
-        until.tv_nsec += (fs->interval_ms % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&fs->wake, &fs->lock, &until);
-        if (fs->stopping)
-            break;
-        pthread_mutex_unlock(&fs->lock);
-        check_file(fs);
-        pthread_mutex_lock(&fs->lock);
+    struct stat st;
+    if (stat(fs->path, &st) != 0) {
+        if (!fs->missing)
+            fhirpam_source_stale(fs->source, "%s: %s", fs->path, strerror(errno));
+        fs->missing = true;
+        return;
     }
-    pthread_mutex_unlock(&fs->lock);
-    return NULL;
+    fs->missing = false;
+    file_version now = version_of(&st);
+    if (same_version(&now, &fs->loaded) && !fs->loaded_racy) {
+        fhirpam_source_fresh(fs->source);
+        return;
+    }
+    if (same_version(&now, &fs->refused))
+        return; /* still the version that did not load: still stale */
+    char err[600];
+    if (load(fs, false, err, sizeof err) == 0)
+        fhirpam_source_fresh(fs->source);
+    else
+        fhirpam_source_stale(fs->source, "%s", err);
 }
 
 static void file_close(void *self)
 {
     file_store *fs = self;
-    pthread_mutex_lock(&fs->lock);
-    fs->stopping = true;
-    pthread_cond_signal(&fs->wake);
-    pthread_mutex_unlock(&fs->lock);
-    pthread_join(fs->watcher, NULL);
-    pthread_cond_destroy(&fs->wake);
-    pthread_mutex_destroy(&fs->lock);
+    fhirpam_watcher_stop(fs->watcher);
     fhirpam_swap_free(fs->current);
+    fhirpam_source_free(fs->source);
     free(fs->path);
     free(fs);
 }
 
-int file_store_open(const char *path, int64_t interval_ms, const denylist_limits *limits,
-                    revocation_store *out, char *err, size_t errlen)
+int file_store_open(const fhirpam_args *args, const char *path, int64_t interval_ms,
+                    const denylist_limits *limits, revocation_store *out, char *err, size_t errlen)
 {
     file_store *fs = calloc(1, sizeof *fs);
     if (fs == NULL || (fs->path = strdup(path)) == NULL) {
@@ -170,32 +240,17 @@ int file_store_open(const char *path, int64_t interval_ms, const denylist_limits
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    fs->interval_ms = interval_ms;
     fs->limits = *limits;
-    if (stat(path, &fs->seen) != 0)
-        memset(&fs->seen, 0, sizeof fs->seen);
-    denylist *first = denylist_load(path, limits, err, errlen);
-    snapshot *snap = first != NULL ? new_snapshot(first, 1) : NULL;
-    if (snap == NULL || (fs->current = fhirpam_swap_new(snap, free_snapshot)) == NULL) {
-        if (first != NULL)
-            snprintf(err, errlen, "out of memory");
-        denylist_free(first);
-        free(snap);
+    if (load(fs, true, err, errlen) != 0) {
         free(fs->path);
         free(fs);
         return -1;
     }
-    atomic_init(&fs->generation, 1);
-    pthread_mutex_init(&fs->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&fs->wake, &attr);
-    pthread_condattr_destroy(&attr);
-    if (pthread_create(&fs->watcher, NULL, watch, fs) != 0) {
+    fs->source = fhirpam_source_new(args, "revocation", path);
+    fs->watcher = fs->source != NULL ? fhirpam_watcher_start(interval_ms, check_file, fs) : NULL;
+    if (fs->watcher == NULL) {
         snprintf(err, errlen, "cannot start the thread that watches %s", path);
-        pthread_cond_destroy(&fs->wake);
-        pthread_mutex_destroy(&fs->lock);
+        fhirpam_source_free(fs->source);
         fhirpam_swap_free(fs->current);
         free(fs->path);
         free(fs);

@@ -4,10 +4,18 @@
  * Rules are scoped by issuer: one token (iss, jti); and cut-offs "issued at
  * or before T" by subject, client, subject in client, session, or issuer.
  * When several cut-offs apply the latest one decides (Keycloak got this
- * wrong in both orders: CVE-2026-8922, CVE-2026-18218). `iat` equal to T is
- * revoked: a token issued in the revocation second is refused, and its
- * client authenticates again. A rule that needs `jti` or `iat` on a token
- * without them denies.
+ * wrong in both orders: CVE-2026-8922, CVE-2026-18218). A cut-off at T
+ * covers every token issued in the second T or before, and up to the
+ * configuration's leeway later (the issuer's clock may run ahead of the one
+ * that took T; fractional iat compared as is): its client authenticates
+ * again. A rule that needs `jti` or `iat` on a token without them denies; an
+ * empty `jti`, `sub`, `client_id` or `sid` is no value at all.
+ *
+ * The times are the configuration's: token.leeway and token.max_ttl (which
+ * the core enforces on every token, exp - iat included), so that a rule is
+ * kept exactly as long as a token it covers can be accepted. The module's
+ * own `leeway` and `max_token_lifetime` remain only as assertions: a value
+ * that differs from the configuration's refuses the configuration.
  */
 #include <fhirpam/module.h>
 #include <stdatomic.h>
@@ -21,48 +29,79 @@
 static const fhirpam_arg_spec revocation_args[] = {
     {"denylist", FHIRPAM_ARG_STRING, NULL, "the deny list file (see `fhirpam revoke --help`)"},
     {"check_interval_ms", FHIRPAM_ARG_INT, "1000", "how often the file is checked for changes"},
-    {"max_token_lifetime", FHIRPAM_ARG_INT, "86400",
-     "longest token lifetime accepted: cut-offs older than this are dropped"},
-    {"leeway", FHIRPAM_ARG_INT, "60", "seconds of clock skew (jti rules live until EXP + this)"},
+    {"max_token_lifetime", FHIRPAM_ARG_INT, "token.max_ttl",
+     "must equal token.max_ttl when given (cut-offs are kept that long)"},
+    {"leeway", FHIRPAM_ARG_INT, "token.leeway", "must equal token.leeway when given"},
     {NULL, 0, NULL, NULL},
 };
+
+/* One instance: the store and the leeway its cut-offs are compared with. */
+typedef struct revocation {
+    revocation_store store;
+    int64_t leeway;
+} revocation;
+
+/* The module's own setting `name` may only repeat the configuration's. */
+static int same_as_token(const fhirpam_args *args, const char *name, const char *token_key,
+                         bool from_token, int64_t *value, fhirpam_error *err)
+{
+    int64_t own = fhirpam_args_int(args, name, *value);
+    if (own == *value)
+        return 0;
+    if (from_token) {
+        fhirpam_error_set(err,
+                          "%s = %lld differs from %s = %lld: revocation uses the configuration's "
+                          "(one setting, so that a rule lives exactly as long as the tokens it "
+                          "covers are accepted); remove %s",
+                          name, (long long)own, token_key, (long long)*value, name);
+        return -1;
+    }
+    *value = own; /* no token group: nothing to differ from */
+    return 0;
+}
 
 static int revocation_open(const fhirpam_args *args, void **instance, fhirpam_error *err)
 {
     const char *path = fhirpam_args_string(args, "denylist", NULL);
     int64_t interval = fhirpam_args_int(args, "check_interval_ms", 1000);
-    denylist_limits limits = {
-        .now = 0,
-        .leeway = fhirpam_args_int(args, "leeway", 60),
-        .max_token_lifetime = fhirpam_args_int(args, "max_token_lifetime", 86400),
-    };
+    int64_t leeway = 60, max_ttl = 86400; /* the core's defaults */
+    bool from_token = fhirpam_token_limits(args, &leeway, &max_ttl);
+    if (same_as_token(args, "leeway", "token.leeway", from_token, &leeway, err) != 0 ||
+        same_as_token(args, "max_token_lifetime", "token.max_ttl", from_token, &max_ttl, err) != 0)
+        return -1;
     if (path == NULL || path[0] != '/') {
         fhirpam_error_set(err, "denylist must be an absolute path");
         return -1;
     }
-    if (interval < 10 || interval > 600000 || limits.leeway < 0 || limits.leeway > 300 ||
-        limits.max_token_lifetime < 60 || limits.max_token_lifetime > 10LL * 366 * 86400) {
+    if (interval < 10 || interval > 600000 || leeway < 0 || leeway > 300 || max_ttl < 60 ||
+        max_ttl > 10LL * 366 * 86400) {
         fhirpam_error_set(err, "check_interval_ms (10-600000), leeway (0-300) or "
                                "max_token_lifetime (60 s-10 years) out of range");
         return -1;
     }
-    limits.now = (int64_t)time(NULL);
-    revocation_store *store = malloc(sizeof *store);
+    denylist_limits limits = {(int64_t)time(NULL), leeway, max_ttl};
+    revocation *r = malloc(sizeof *r);
     char why[600];
-    if (store == NULL || file_store_open(path, interval, &limits, store, why, sizeof why) != 0) {
-        fhirpam_error_set(err, "%s", store ? why : "out of memory");
-        free(store);
+    if (r == NULL ||
+        file_store_open(args, path, interval, &limits, &r->store, why, sizeof why) != 0) {
+        fhirpam_error_set(err, "%s", r ? why : "out of memory");
+        free(r);
         return -1;
     }
-    *instance = store;
+    r->leeway = leeway;
+    *instance = r;
     return 0;
 }
 
-/* A string claim, NULL when absent; false when present with another type. */
+/* A string claim, NULL when absent or empty (an empty jti names no token,
+ * and must not escape "tokens are revoked by jti, and this one has none");
+ * false when present with another type. */
 static bool string_claim(fhirpam_authz *az, const char *name, const char **out)
 {
     fhirpam_claim_type t = fhirpam_claim_type_of(az, name);
     *out = t == FHIRPAM_CLAIM_STRING ? fhirpam_claim_string(az, name) : NULL;
+    if (*out != NULL && (*out)[0] == '\0')
+        *out = NULL;
     return t == FHIRPAM_CLAIM_ABSENT || t == FHIRPAM_CLAIM_STRING;
 }
 
@@ -157,7 +196,8 @@ static token_keys *keys_of(const revocation_store *store, fhirpam_authz *az, tok
 
 static fhirpam_code revocation_authorize(void *instance, fhirpam_authz *az)
 {
-    const revocation_store *store = instance;
+    const revocation *rv = instance;
+    const revocation_store *store = &rv->store;
     if (!fhirpam_has_token(az)) {
         fhirpam_set_reason(az, "no_token", "revocation needs a token; this stack runs without one");
         return FHIRPAM_DENY;
@@ -197,10 +237,12 @@ static fhirpam_code revocation_authorize(void *instance, fhirpam_authz *az)
                            rule_kind_name((rule_kind)latest));
         return FHIRPAM_REVOKED;
     }
-    if (k->iat <= (double)hits.time[latest]) {
+    if (cutoff_covers(hits.time[latest], k->iat, rv->leeway)) {
         fhirpam_set_reason(az, "revoked_before",
-                           "rule %s: tokens issued at or before %lld are revoked (iat %.0f)",
-                           rule_kind_name((rule_kind)latest), (long long)hits.time[latest], k->iat);
+                           "rule %s: tokens issued at or before %lld (+ %lld s leeway) are "
+                           "revoked (iat %.3f)",
+                           rule_kind_name((rule_kind)latest), (long long)hits.time[latest],
+                           (long long)rv->leeway, k->iat);
         return FHIRPAM_REVOKED;
     }
     return FHIRPAM_SUCCESS;
@@ -208,11 +250,11 @@ static fhirpam_code revocation_authorize(void *instance, fhirpam_authz *az)
 
 static void revocation_close(void *instance)
 {
-    revocation_store *store = instance;
-    if (store == NULL)
+    revocation *rv = instance;
+    if (rv == NULL)
         return;
-    store->close(store->self);
-    free(store);
+    rv->store.close(rv->store.self);
+    free(rv);
 }
 
 FHIRPAM_MODULE_DESCRIPTOR = {

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <fhirpam/module.h>
+
 #include "denylist.h"
 
 /* The token's keys; NULL where the token has no such claim. */
@@ -42,8 +44,10 @@ typedef struct revocation_store {
 } revocation_store;
 
 /* The file store: the deny list at path, re-read in a background thread when
- * the file changes (checked every interval_ms). 0, or -1 with err filled. */
-int file_store_open(const char *path, int64_t interval_ms, const denylist_limits *limits,
-                    revocation_store *out, char *err, size_t errlen);
+ * the file changes (checked every interval_ms), its state reported as a
+ * source of kind "revocation" (registered through args). 0, or -1 with err
+ * filled. */
+int file_store_open(const fhirpam_args *args, const char *path, int64_t interval_ms,
+                    const denylist_limits *limits, revocation_store *out, char *err, size_t errlen);
 
 #endif
