@@ -232,7 +232,7 @@ static enum MHD_Result send_metrics(server *s, struct MHD_Connection *conn)
     uint64_t hits;
     size_t entries, len;
     fhirpam_token_cache_stats(s->ctx, &hits, &entries);
-    char *text = metrics_render(hits, entries, &len);
+    char *text = metrics_render(s->ctx, hits, entries, &len);
     if (text == NULL)
         return send_text(s, conn, 500, "text/plain", "out of memory\n", 14);
     enum MHD_Result rc = send_text(s, conn, 200, "text/plain; version=0.0.4", text, len);

@@ -208,7 +208,37 @@ static void add_label(text *t, const char *value)
     }
 }
 
-char *metrics_render(uint64_t cache_hits, size_t cache_entries, size_t *len)
+/* Each module data source (the revocation deny list): how long since its
+ * data in force was known to match it, whether it is stale, and why. A
+ * refused reload shows here even where syslog goes nowhere. */
+static void add_sources(text *t, fhirpam_context *ctx)
+{
+    fhirpam_source_info info[16];
+    size_t n = fhirpam_sources(ctx, info, 16);
+    if (n > 16)
+        n = 16;
+    add(t, "# HELP fhirpamd_source_age_seconds Seconds since a module's data in force (the "
+           "revocation deny list) was last known to match its file.\n"
+           "# TYPE fhirpamd_source_age_seconds gauge\n");
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        add(t, "fhirpamd_source_age_seconds{kind=\"%s\",name=\"", info[i].kind);
+        add_label(t, info[i].name);
+        add(t, "\"} %lld\n", (long long)(now - info[i].fresh_at));
+    }
+    add(t, "# HELP fhirpamd_source_stale 1 while the file's latest change could not be loaded "
+           "(the previous data stays in force); error is the reason.\n"
+           "# TYPE fhirpamd_source_stale gauge\n");
+    for (size_t i = 0; i < n; i++) {
+        add(t, "fhirpamd_source_stale{kind=\"%s\",name=\"", info[i].kind);
+        add_label(t, info[i].name);
+        add(t, "\",error=\"");
+        add_label(t, info[i].error);
+        add(t, "\"} %d\n", info[i].stale_since != 0);
+    }
+}
+
+char *metrics_render(fhirpam_context *ctx, uint64_t cache_hits, size_t cache_entries, size_t *len)
 {
     text t = {malloc(4096), 0, 4096, false};
     if (t.buf == NULL)
@@ -294,6 +324,7 @@ char *metrics_render(uint64_t cache_hits, size_t cache_entries, size_t *len)
         (unsigned long long)atomic_load(&m.reload_failures),
         (long long)atomic_load(&m.last_reload_ok), (long long)atomic_load(&m.in_flight),
         (long long)m.started);
+    add_sources(&t, ctx);
     if (t.failed) {
         free(t.buf);
         return NULL;

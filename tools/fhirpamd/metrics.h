@@ -5,6 +5,7 @@
 #ifndef FHIRPAMD_METRICS_H
 #define FHIRPAMD_METRICS_H
 
+#include <fhirpam/fhirpam.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,7 +37,8 @@ void metrics_in_flight(int delta);
 
 /* The whole exposition, newly allocated (free()), or NULL when out of
  * memory. cache_hits/cache_entries are the current configuration's
- * verified-token cache (reset by a reload). */
-char *metrics_render(uint64_t cache_hits, size_t cache_entries, size_t *len);
+ * verified-token cache (reset by a reload); the modules' data sources (the
+ * deny list) are read from ctx. */
+char *metrics_render(fhirpam_context *ctx, uint64_t cache_hits, size_t cache_entries, size_t *len);
 
 #endif
