@@ -65,7 +65,7 @@ static int check_directory(int fd, const char *dir, char *why, size_t whylen)
     return 0;
 }
 
-static int check_file(int fd, char *why, size_t whylen)
+int trusted_check_fd(int fd, char *why, size_t whylen)
 {
     struct stat st;
     char fault[160];
@@ -185,7 +185,7 @@ int trusted_open(const char *path, char *why, size_t whylen)
         }
         close(dir);
         if (last) {
-            if (check_file(next, why, whylen) != 0) {
+            if (trusted_check_fd(next, why, whylen) != 0) {
                 close(next);
                 return -1;
             }

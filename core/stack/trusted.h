@@ -27,6 +27,11 @@
  */
 int trusted_open(const char *path, char *why, size_t whylen);
 
+/* The file checks of trusted_open() on a descriptor already open (for
+ * writing, say: the audit file): a regular file, owned by root or the
+ * effective user, not group- or world-writable. 0, or -1 with why filled. */
+int trusted_check_fd(int fd, char *why, size_t whylen);
+
 /* Read a trusted file whole, refusing more than max_bytes. Returns a
  * NUL-terminated buffer the caller frees, or NULL with why filled. */
 char *trusted_read(const char *path, size_t max_bytes, size_t *len, char *why, size_t whylen);
