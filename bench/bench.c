@@ -164,6 +164,8 @@ int main(int argc, char **argv)
         bench_consent();
     if (only == NULL || strcmp(only, "isolation") == 0)
         bench_isolation();
+    if (only == NULL || strcmp(only, "audit") == 0)
+        bench_audit();
     /* --- further parts register here --- */
     return 0;
 }

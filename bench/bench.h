@@ -64,5 +64,6 @@ void bench_revocation(void);
 void bench_scope(void);
 void bench_dpop(void);
 void bench_consent(void);
+void bench_audit(void);
 
 #endif
