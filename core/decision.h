@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "jsonw.h"
+#include "source.h"
 
 typedef uint32_t str_ref; /* offset into the arena; 0 is the empty string */
 
@@ -45,7 +46,7 @@ typedef struct entry_summary {
 
 #define DECISION_INLINE_TRACE 8
 #define DECISION_INLINE_ARENA 1536
-#define DECISION_MAX_SOURCES  4
+#define DECISION_MAX_SOURCES  SOURCE_MAX_KINDS
 
 struct fhirpam_decision {
     bool permitted;

@@ -38,6 +38,23 @@ static bool valid_kind(const char *kind)
     return true;
 }
 
+/* Whether a source of this kind can join the list: its kind is there
+ * already, or there is room for one more (a kind the audit record could not
+ * name would be a stale source nobody is told about). */
+static bool room_for_kind(const source_list *list, const char *kind)
+{
+    size_t kinds = 0;
+    for (size_t i = 0; i < list->n; i++) {
+        bool first = true; /* the first source of its kind in the list */
+        for (size_t j = 0; j < i && first; j++)
+            first = strcmp(list->items[j]->kind, list->items[i]->kind) != 0;
+        if (strcmp(list->items[i]->kind, kind) == 0)
+            return true;
+        kinds += first;
+    }
+    return kinds < SOURCE_MAX_KINDS;
+}
+
 FHIRPAM_API fhirpam_source *fhirpam_source_new(const fhirpam_args *args, const char *kind,
                                                const char *name)
 {
@@ -54,6 +71,11 @@ FHIRPAM_API fhirpam_source *fhirpam_source_new(const fhirpam_args *args, const c
     pthread_mutex_init(&s->lock, NULL);
     source_list *list = args != NULL && args->env != NULL ? &args->env->sources : NULL;
     if (list != NULL) {
+        if (!room_for_kind(list, kind)) {
+            pthread_mutex_destroy(&s->lock);
+            free(s);
+            return NULL;
+        }
         if (list->n == list->cap) {
             size_t cap = list->cap ? list->cap * 2 : 4;
             struct fhirpam_source **grown = realloc(list->items, cap * sizeof *grown);

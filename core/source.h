@@ -17,6 +17,10 @@
 
 struct fhirpam_source;
 
+/* The distinct kinds one configuration's sources may have: each is a pair of
+ * fields in every audit record, which has room for this many. */
+#define SOURCE_MAX_KINDS 4
+
 typedef struct source_list {
     struct fhirpam_source **items;
     size_t n, cap;

@@ -3,7 +3,7 @@
  * that checks it every interval, and survives fork().
  *
  * fork() copies only the calling thread, so a host that opens its context
- * and then forks workers (nginx's master) would leave every worker without
+ * and then forks workers (a pre-forking server's master) would leave every worker without
  * the threads that re-read deny lists and consent stores: revocations would
  * never apply there. The core therefore keeps every watcher in one list and
  * registers fork handlers once (pthread_atfork): before the fork it takes

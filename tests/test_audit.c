@@ -543,6 +543,74 @@ END_TEST
 
 /* ---- fhirpamd's /metrics: the deny list's age and its last error ---- */
 
+/* A stack of source_probe lines, one source each, of kinds[i]; the lines
+ * whose stale[i] is true report their source stale. */
+static const char *probe_config(const char *audit, const char *const *kinds, const bool *stale,
+                                size_t n)
+{
+    static char text[8192];
+    size_t len = (size_t)snprintf(text, sizeof text,
+                                  "%s\nstacks: { s = { token = \"none\"; lines = (", audit);
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len,
+                                "%s { control = \"optional\"; module = "
+                                "\"%s/modules/source_probe.so\"; args = { kind = \"%s\"; %s }; }",
+                                i ? "," : "", tu_build_dir(), kinds[i],
+                                stale[i] ? "stale = \"it did not load\";" : "");
+    snprintf(text + len, sizeof text - len, " ); }; };");
+    return text;
+}
+
+/* Every source kind a configuration's modules register is a pair of fields
+ * in every audit record ("<kind>_stale", and "<kind>_error" while stale),
+ * one pair per kind, stale when any source of the kind is; a kind the record
+ * could not carry refuses the configuration instead of going unreported. */
+START_TEST(every_source_kind_in_every_record)
+{
+    char path[600], audit[800];
+    snprintf(path, sizeof path, "%s/kinds.jsonl", tu_tmpdir());
+    unlink(path);
+    snprintf(audit, sizeof audit, "audit: { sink = \"file\"; path = \"%s\"; };", path);
+    const char *kinds[] = {"k1", "k2", "k3", "k4", "k2"};
+    const bool stale[] = {false, false, false, false, true};
+    fhirpam_error err = {{0}};
+    fhirpam_context *ctx = tu_open(probe_config(audit, kinds, stale, 5), &err);
+    ck_assert_msg(ctx != NULL, "%s", err.text);
+    ck_assert_uint_eq(fhirpam_sources(ctx, NULL, 0), 5);
+    fhirpam_decision *d = tu_authorize(ctx, "s", "GET", "Patient/1");
+    ck_assert(fhirpam_decision_permitted(d));
+    fhirpam_decision_free(d);
+    fhirpam_close(ctx);
+    size_t len;
+    char *text = slurp(path, &len);
+    json_error_t jerr;
+    json_t *record = json_loads(text, JSON_DISABLE_EOF_CHECK, &jerr);
+    ck_assert_msg(record != NULL, "%s", jerr.text);
+    free(text);
+    for (int i = 1; i <= 4; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d_stale", i);
+        ck_assert_msg(json_is_boolean(json_object_get(record, key)), "no %s", key);
+        ck_assert_int_eq(json_is_true(json_object_get(record, key)), i == 2);
+        snprintf(key, sizeof key, "k%d_error", i);
+        if (i == 2)
+            ck_assert_str_eq(json_string_value(json_object_get(record, key)), "it did not load");
+        else
+            ck_assert_ptr_null(json_object_get(record, key));
+    }
+    json_decref(record);
+
+    /* A fifth kind is refused at open, naming it; so is a kind that is not
+     * a word. */
+    const char *five[] = {"k1", "k2", "k3", "k4", "k5"};
+    ck_assert_ptr_null(tu_open(probe_config(audit, five, stale, 5), &err));
+    ck_assert_msg(strstr(err.text, "kind k5") != NULL, "%s", err.text);
+    const char *odd[] = {"Kind-1"};
+    ck_assert_ptr_null(tu_open(probe_config(audit, odd, stale, 1), &err));
+    ck_assert_msg(strstr(err.text, "kind Kind-1") != NULL, "%s", err.text);
+}
+END_TEST
+
 START_TEST(metrics_show_a_stale_deny_list)
 {
     char list[600];
@@ -604,6 +672,7 @@ int main(void)
     tcase_add_test(t, stderr_pipe_under_load);
     tcase_add_test(t, reader_gone_is_no_signal);
     tcase_add_test(t, one_escaped_record_per_decision);
+    tcase_add_test(t, every_source_kind_in_every_record);
     tcase_add_test(t, metrics_show_a_stale_deny_list);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);

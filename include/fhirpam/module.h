@@ -482,16 +482,42 @@ FHIRPAM_API bool fhirpam_token_limits(const fhirpam_args *args, int64_t *leeway,
 /*
  * A background thread that calls check(arg) every interval_ms until stopped:
  * the "re-read the file when it changes" loop of a module whose data lives
- * on disk. The thread blocks every signal, and it survives fork(): the core
- * waits for a check in progress before the process forks (pthread_atfork) and
- * starts the thread again in the child, so a host that forks workers after
- * fhirpam_open() (nginx's master) keeps every module's data current in each
- * worker. Fork from a thread that is not inside a fhirpam call.
+ * on disk (or in a store it polls).
  *
- * fhirpam_watcher_start returns NULL when out of memory or the thread cannot
- * be started. fhirpam_watcher_poke wakes it now. fhirpam_watcher_stop waits
- * for a check in progress, stops the thread and frees w. Thread-safe, but
- * never call stop from check itself.
+ * Ownership. The caller owns the watcher: fhirpam_watcher_stop frees it,
+ * exactly once, and a module stops its watchers in its close() (before it
+ * frees what arg points to). arg is borrowed: the core never frees it, and
+ * it must stay valid until fhirpam_watcher_stop has returned.
+ *
+ * Threading. check runs only on the watcher's own thread, one call at a
+ * time, first interval_ms after the start (or at a poke), then interval_ms
+ * after the previous call returned; it may take as long as it needs (the
+ * thread holds no lock a request takes). What check shares with requests it
+ * publishes through fhirpam_swap (readers never wait for it). The thread
+ * blocks every signal: a host's signals (SIGHUP, SIGTERM, SIGPIPE) stay with
+ * the host's threads. fhirpam_watcher_poke asks for a check now (pokes made
+ * during a check give one more check); it and fhirpam_watcher_stop may be
+ * called from any thread but the watcher's own (check must not stop its own
+ * watcher, nor fork). After fhirpam_watcher_stop returns, check is not
+ * running and never runs again; poke must not follow it.
+ *
+ * fork(). fork() copies only the calling thread, so the core keeps every
+ * watcher of the process in one list and registers pthread_atfork handlers
+ * (once, at the first start). Before the fork it waits for every check in
+ * progress to return and holds each watcher until the fork is done, so the
+ * child's copy of every module's data is one no check was writing; the
+ * parent's watchers then go on unchanged. In the child, each watcher is the
+ * same object (the module stops it as in the parent) and runs on a new thread
+ * with a fresh schedule (its first check interval_ms after the fork). When
+ * that thread cannot be started (the child's thread limit), the watcher does
+ * not run in that child: nothing can be logged safely inside a fork handler,
+ * so what shows it is the age of its source's fresh_at (below). A host that forks after
+ * fhirpam_open() (a pre-forking server's master; the nginx module opens in each worker instead)
+ * must fork while no thread of its own is inside a fhirpam call: a lock such a call holds (an audit
+ * write, a cache update) would stay held in the child.
+ *
+ * fhirpam_watcher_start returns NULL (and starts nothing) when interval_ms is
+ * not positive, out of memory, or the thread cannot be started.
  */
 typedef struct fhirpam_watcher fhirpam_watcher;
 FHIRPAM_API fhirpam_watcher *fhirpam_watcher_start(int64_t interval_ms, void (*check)(void *arg),
@@ -500,16 +526,38 @@ FHIRPAM_API void fhirpam_watcher_poke(fhirpam_watcher *w);
 FHIRPAM_API void fhirpam_watcher_stop(fhirpam_watcher *w);
 
 /*
- * A module's data source (a deny list file), whose state the host sees
- * (fhirpam_sources() in fhirpam.h, fhirpamd's /metrics) and every audit
- * record carries (`"<kind>_stale"`; "revocation_stale" for kind
- * "revocation"). Register it in open() under a kind (lower-case letters,
- * digits, '_', up to 31) and a name (the path); the module owns it and frees
- * it in close(). After each check, say whether the data in force matches the
- * source (fresh: it loaded, or nothing changed) or not (stale: it changed and
- * could not be loaded; the sentence is logged to syslog as LOG_ERR, once per
- * distinct failure). NULL when out of memory or the kind is not a word.
- * Thread-safe.
+ * A module's data source (a deny list file; a shared store), whose state the
+ * host sees (fhirpam_sources() in fhirpam.h, fhirpamd's /metrics) and every
+ * audit record carries: `"<kind>_stale": false`, or true with
+ * `"<kind>_error"` ("revocation_stale" for kind "revocation"; sources of one
+ * kind share the pair, stale when any of them is).
+ *
+ * Ownership. fhirpam_source_new is called from open(), with the args open()
+ * received: kind (lower-case letters, digits, '_', 1 to 31 bytes) and name
+ * (the path or address, cut at 511 bytes) are copied, and the source joins
+ * that configuration's list. The module owns the source and frees it with
+ * fhirpam_source_free in close() (or when open() fails after creating it),
+ * after stopping any watcher that reports on it; it must not outlive the
+ * args. A configuration holds sources of at most four distinct kinds (each is
+ * a pair of fields in every record): NULL for a fifth kind, for a kind that is
+ * not a word, or when out of memory; open() then fails.
+ *
+ * State. A new source is fresh (fresh_at: now). After each check the module
+ * says whether the data in force matches the source: fhirpam_source_fresh (it
+ * loaded, or nothing changed: fresh_at moves to now, and a stale source is
+ * fresh again, logged LOG_NOTICE) or fhirpam_source_stale (it changed and
+ * could not be loaded, or could not be read; the previous data stays in
+ * force: stale_since is set at the first such call, failures counts every
+ * call, and the sentence is logged LOG_ERR once per distinct sentence, so a
+ * watcher meeting the same bad file every second does not flood syslog). The
+ * age of fresh_at is what a host alarms on when a watcher has stopped calling.
+ *
+ * Threading. fresh and stale may be called from any thread (usually the
+ * watcher's); requests read the stale flag with one atomic load, and
+ * fhirpam_sources() reads the sentence under a mutex no request takes. No
+ * call may race with fhirpam_source_free. fork(): a source is plain memory,
+ * copied into the child with the rest of the module's data; in a child it
+ * reports what the child's own watcher finds.
  */
 typedef struct fhirpam_source fhirpam_source;
 FHIRPAM_API fhirpam_source *fhirpam_source_new(const fhirpam_args *args, const char *kind,
