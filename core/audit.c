@@ -16,8 +16,10 @@
  * path opened again, onto the same descriptor (dup3), with the same checks.
  *
  * The stderr sink writes a record with one write too; on a pipe or socket a
- * write is whole only up to PIPE_BUF bytes (POSIX write(2)), so a longer
- * record is refused there rather than mixed with other writers' lines. A
+ * write is whole only up to PIPE_BUF bytes (POSIX write(2)): the core writes
+ * a longer record brief there (audit_sink_max_record: no trace, strings cut,
+ * "truncated": true), and a record still too long is refused rather than
+ * mixed with other writers' lines. A
  * reader gone never kills the host: send(MSG_NOSIGNAL) on a socket, SIGPIPE
  * blocked on the writing thread around a pipe write.
  */
@@ -29,6 +31,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +359,12 @@ int audit_sink_write(struct audit_sink *sink, const char *record, size_t len)
         return write_stream(sink, record, len);
     }
     return -1;
+}
+
+size_t audit_sink_max_record(const struct audit_sink *sink)
+{
+    bool atomic_limited = sink->stream == STREAM_PIPE || sink->stream == STREAM_SOCKET;
+    return sink->kind == SINK_STDERR && atomic_limited ? PIPE_BUF : SIZE_MAX;
 }
 
 bool audit_sink_enabled(const struct audit_sink *sink)

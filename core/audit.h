@@ -21,6 +21,10 @@ struct audit_sink *audit_sink_open(const config_setting_t *group, const char *fi
  * the record could not be written whole. Thread-safe. */
 int audit_sink_write(struct audit_sink *sink, const char *record, size_t len);
 
+/* The longest record (newline included) the sink writes whole: PIPE_BUF on
+ * a pipe or socket (POSIX write(2)), else SIZE_MAX. */
+size_t audit_sink_max_record(const struct audit_sink *sink);
+
 bool audit_sink_enabled(const struct audit_sink *sink);
 /* With `required = true`, a decision whose record cannot be written is a deny. */
 bool audit_sink_required(const struct audit_sink *sink);

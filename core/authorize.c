@@ -460,6 +460,15 @@ static void write_audit(const config *c, struct fhirpam_decision *d)
     jw_init(&w);
     decision_write_audit(d, &w);
     jw_append(&w, "\n", 1);
+    /* A record too long to go whole through the sink (a pipe) is written
+     * brief rather than refused: one record for every decision. */
+    size_t max = audit_sink_max_record(c->audit);
+    for (size_t cut = 256; !w.failed && w.len > max && cut > 0; cut /= 4) {
+        jw_free(&w);
+        jw_init(&w);
+        decision_write_audit_brief(d, &w, cut);
+        jw_append(&w, "\n", 1);
+    }
     int rc = w.failed ? -1 : audit_sink_write(c->audit, w.data, w.len);
     jw_free(&w);
     if (rc != 0 && audit_sink_required(c->audit)) {

@@ -290,16 +290,21 @@ static void write_sources(const struct fhirpam_decision *d, jsonw *w)
     }
 }
 
-void decision_write_audit(const struct fhirpam_decision *d, jsonw *w)
+static void write_time(const struct fhirpam_decision *d, jsonw *w)
 {
     char when[32];
     struct tm tm;
     time_t t = (time_t)d->time;
     if (gmtime_r(&t, &tm) == NULL || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         snprintf(when, sizeof when, "%lld", (long long)d->time);
-    jw_begin_object(w);
     jw_key(w, "time");
     jw_string(w, when);
+}
+
+void decision_write_audit(const struct fhirpam_decision *d, jsonw *w)
+{
+    jw_begin_object(w);
+    write_time(d, w);
     jw_key(w, "id");
     jw_string(w, d->id);
     jw_key(w, "stack");
@@ -317,6 +322,69 @@ void decision_write_audit(const struct fhirpam_decision *d, jsonw *w)
     write_entries(d, w);
     write_sources(d, w);
     write_trace(d, w, true);
+    jw_key(w, "duration_us");
+    jw_uint(w, d->duration_us);
+    jw_end_object(w);
+}
+
+/* key: s cut to at most cut bytes, at a UTF-8 character boundary; null
+ * when ref is 0. */
+static void write_cut(const struct fhirpam_decision *d, jsonw *w, const char *key, str_ref ref,
+                      size_t cut)
+{
+    jw_key(w, key);
+    if (ref == 0) {
+        jw_null(w);
+        return;
+    }
+    const char *s = decision_str(d, ref);
+    size_t n = strlen(s);
+    if (n > cut) {
+        n = cut;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    jw_string_n(w, s, n);
+}
+
+void decision_write_audit_brief(const struct fhirpam_decision *d, jsonw *w, size_t cut)
+{
+    jw_begin_object(w);
+    write_time(d, w);
+    jw_key(w, "id");
+    jw_string(w, d->id);
+    write_cut(d, w, "stack", d->stack, cut);
+    jw_key(w, "decision");
+    jw_string(w, d->permitted ? "permit" : "deny");
+    jw_key(w, "code");
+    jw_string(w, fhirpam_code_name(d->code));
+    write_cut(d, w, "module", d->module, cut);
+    write_cut(d, w, "reason", d->reason, cut);
+    write_cut(d, w, "reason_text", d->reason_text, cut);
+    jw_key(w, "http_status");
+    jw_int(w, d->http_status);
+    jw_key(w, "obligation_count");
+    jw_uint(w, json_array_size(d->obligations));
+    write_cut(d, w, "iss", d->iss, cut);
+    write_cut(d, w, "sub", d->sub, cut);
+    write_cut(d, w, "client_id", d->client_id, cut);
+    write_cut(d, w, "jti", d->jti, cut);
+    write_cut(d, w, "patient", d->patient, cut);
+    for (size_t i = 0; i < d->nsources; i++) {
+        char key[48];
+        const char *kind = decision_str(d, d->sources[i].kind);
+        snprintf(key, sizeof key, "%s_stale", kind);
+        jw_key(w, key);
+        jw_bool(w, d->sources[i].stale);
+        if (d->sources[i].stale) {
+            snprintf(key, sizeof key, "%s_error", kind);
+            write_cut(d, w, key, d->sources[i].error, cut);
+        }
+    }
+    jw_key(w, "trace_entries");
+    jw_uint(w, d->ntrace);
+    jw_key(w, "truncated");
+    jw_bool(w, true);
     jw_key(w, "duration_us");
     jw_uint(w, d->duration_us);
     jw_end_object(w);

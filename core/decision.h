@@ -134,5 +134,9 @@ void decision_write_json(const struct fhirpam_decision *d, jsonw *w);
  * entry that decided only, so the line stays bounded by the entries, not by
  * entries times lines. */
 void decision_write_audit(const struct fhirpam_decision *d, jsonw *w);
+/* The same record for a sink that carries only short records whole (a
+ * pipe): no trace (its length in "trace_entries") and no obligations (their
+ * number), each string cut to cut bytes, and "truncated": true. */
+void decision_write_audit_brief(const struct fhirpam_decision *d, jsonw *w, size_t cut);
 
 #endif
