@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -415,6 +417,143 @@ START_TEST(stderr_pipe_under_load)
 }
 END_TEST
 
+/* ---- row 11 again, through the real daemon: fhirpamd on 16 threads ---- */
+
+typedef struct daemon_load {
+    unsigned port;
+    int index;
+    atomic_long ok, other;
+} daemon_load;
+
+/* One request to fhirpamd's /auth on a connection of its own; the status. */
+static int auth_request(unsigned port, const char *uri)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET /auth HTTP/1.1\r\nHost: x\r\nX-Original-Method: GET\r\n"
+                     "X-Original-URI: %s\r\nConnection: close\r\n\r\n",
+                     uri);
+    int status = -1;
+    char reply[256];
+    if (write(fd, req, (size_t)n) == n) {
+        ssize_t got = read(fd, reply, sizeof reply - 1);
+        if (got > 12) {
+            reply[got] = '\0';
+            status = atoi(reply + 9); /* "HTTP/1.1 200" */
+        }
+    }
+    close(fd);
+    return status;
+}
+
+static void *daemon_loop(void *arg)
+{
+    daemon_load *load = arg;
+    int me = atomic_fetch_add((_Atomic int *)&load->index, 1);
+    for (int i = 0; i < 60; i++) {
+        bool big = (i + me) % 4 == 0;
+        int status = auth_request(load->port, big ? "/Observation/1" : "/Patient/1");
+        atomic_fetch_add(status == 200 ? &load->ok : &load->other, 1);
+    }
+    return NULL;
+}
+
+static void *drain_pipe(void *arg)
+{
+    int fd = *(int *)arg;
+    size_t cap = 1 << 20, len = 0;
+    char *text = malloc(cap);
+    for (ssize_t n; (n = read(fd, text + len, cap - len - 1)) > 0;) {
+        len += (size_t)n;
+        if (cap - len < 65536)
+            text = realloc(text, cap *= 2);
+    }
+    text[len] = '\0';
+    return text;
+}
+
+START_TEST(fhirpamd_stderr_pipe_under_load)
+{
+    char daemon[700], modules[700], ready[600];
+    snprintf(daemon, sizeof daemon, "%s/../tools/fhirpamd/fhirpamd", tu_build_dir());
+    snprintf(modules, sizeof modules, "%s/../modules", tu_build_dir());
+    snprintf(ready, sizeof ready, "%s/fhirpamd.port", tu_tmpdir());
+    unlink(ready);
+    const char *conf = tu_config(stacks_config("audit: { sink = \"stderr\"; required = true; };"));
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t kid = fork();
+    ck_assert_int_ge(kid, 0);
+    if (kid == 0) {
+        close(p[0]);
+        dup2(p[1], STDERR_FILENO);
+        close(p[1]);
+        execl(daemon, daemon, "-c", conf, "--modules-dir", modules, "--listen", "127.0.0.1:0",
+              "--ready-file", ready, "--threads", "16", "--route", "Patient=small", "--route",
+              "Observation=big", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    pthread_t reader;
+    pthread_create(&reader, NULL, drain_pipe, &p[0]);
+    daemon_load load = {0};
+    for (int i = 0; i < 300 && load.port == 0; i++) {
+        FILE *f = fopen(ready, "r");
+        if (f != NULL) {
+            if (fscanf(f, "%u", &load.port) != 1)
+                load.port = 0;
+            fclose(f);
+        }
+        if (load.port == 0)
+            sleep_ms(20);
+    }
+    ck_assert_msg(load.port != 0, "fhirpamd did not start");
+    pthread_t th[16];
+    for (int i = 0; i < 16; i++)
+        pthread_create(&th[i], NULL, daemon_loop, &load);
+    for (int i = 0; i < 16; i++)
+        pthread_join(th[i], NULL);
+    kill(kid, SIGTERM);
+    int status;
+    waitpid(kid, &status, 0);
+    char *text;
+    pthread_join(reader, (void **)&text);
+    close(p[0]);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "fhirpamd status %d", status);
+    ck_assert_int_eq(atomic_load(&load.ok), 16 * 60);
+    /* The daemon's own lines are not records; every other line is one
+     * whole record, and there is one for each request. */
+    size_t records = 0, truncated = 0;
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "fhirpamd", 8) == 0) {
+            ck_assert_msg(strstr(line, "\"decision\"") == NULL, "a record inside: %.300s", line);
+            continue;
+        }
+        json_error_t jerr;
+        json_t *v = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+        ck_assert_msg(json_is_object(v), "not a whole record (%s): %.300s", jerr.text, line);
+        ck_assert_str_eq(json_string_value(json_object_get(v, "decision")), "permit");
+        ck_assert_uint_le(strlen(line) + 1, PIPE_BUF);
+        truncated += json_is_true(json_object_get(v, "truncated"));
+        records++;
+        json_decref(v);
+    }
+    free(text);
+    ck_assert_uint_eq(records, 16 * 60);
+    ck_assert_uint_eq(truncated, 16 * 15);
+    printf("fhirpamd, 16 threads, stderr on a pipe: %zu records, all whole, %zu brief\n", records,
+           truncated);
+}
+END_TEST
+
 /* SIGPIPE never kills the host: a pipe or a socket with no reader, the
  * host with SIGPIPE's default action. */
 START_TEST(reader_gone_is_no_signal)
@@ -671,6 +810,7 @@ int main(void)
     tcase_add_test(t, deleted_or_renamed_file_reopened);
     tcase_add_test(t, full_disk_leaves_no_torn_record);
     tcase_add_test(t, stderr_pipe_under_load);
+    tcase_add_test(t, fhirpamd_stderr_pipe_under_load);
     tcase_add_test(t, reader_gone_is_no_signal);
     tcase_add_test(t, one_escaped_record_per_decision);
     tcase_add_test(t, every_source_kind_in_every_record);
