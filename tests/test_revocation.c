@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1012,6 +1013,73 @@ static json_t *last_record(const char *path)
     return v;
 }
 
+/* Waits until the context's deny list source is stale (or fresh, !want). */
+static bool wait_stale(fhirpam_context *ctx, bool want, fhirpam_source_info *info)
+{
+    for (int i = 0; i < 500; i++) {
+        fhirpam_sources(ctx, info, 1);
+        if ((info->stale_since != 0) == want)
+            return true;
+        sleep_ms(10);
+    }
+    return false;
+}
+
+/* Whoever can read the deny list can flock it, and a FIFO can take its
+ * place: neither may stop the watcher (and fhirpam_close behind it) for
+ * good, and both are loud while they last. */
+START_TEST(held_lock_and_fifo_never_hang_the_watcher)
+{
+    core_fixture f = fixture();
+    write_denylist("jti " ISS " x 4102444800\n");
+    fhirpam_error err = {{0}};
+    fhirpam_context *ctx = tu_open(core_config(&f, "", REVOCATION_LINE(""), ""), &err);
+    ck_assert_msg(ctx != NULL, "%s", err.text);
+    char claims_text[256];
+    snprintf(claims_text, sizeof claims_text, "\"jti\":\"y\",\"iat\":%lld,\"exp\":%lld",
+             (long long)real_now - 10, (long long)real_now + 600);
+
+    /* A writer that takes the lock, appends y, and does not let go. */
+    int holder = open(denylist_path(), O_WRONLY | O_APPEND);
+    ck_assert_int_ge(holder, 0);
+    ck_assert_int_eq(flock(holder, LOCK_EX), 0);
+    const char *line = "jti " ISS " y 4102444800\n";
+    ck_assert_int_eq(write(holder, line, strlen(line)), (ssize_t)strlen(line));
+    fhirpam_source_info info;
+    ck_assert(wait_stale(ctx, true, &info));
+    ck_assert_msg(strstr(info.error, "locked by another process") != NULL, "%s", info.error);
+    /* Let go: the rule applies at the next tick, the source is fresh. */
+    flock(holder, LOCK_UN);
+    close(holder);
+    ck_assert(wait_stale(ctx, false, &info));
+    fhirpam_decision *d = authorize_token(ctx, &f, claims_text, real_now);
+    ck_assert_str_eq(fhirpam_decision_reason(d), "revoked_jti");
+    fhirpam_decision_free(d);
+
+    /* A FIFO in the file's place: refused, the rules in force stay. */
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s.fifo", denylist_path());
+    unlink(fifo);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(rename(fifo, denylist_path()), 0);
+    ck_assert(wait_stale(ctx, true, &info));
+    ck_assert_msg(strstr(info.error, "regular file") != NULL, "%s", info.error);
+    d = authorize_token(ctx, &f, claims_text, real_now);
+    ck_assert_str_eq(fhirpam_decision_reason(d), "revoked_jti");
+    fhirpam_decision_free(d);
+    /* And a held lock at open: refused within its bound, naming it. */
+    write_denylist("jti " ISS " x 4102444800\n");
+    holder = open(denylist_path(), O_RDONLY);
+    ck_assert_int_eq(flock(holder, LOCK_EX), 0);
+    fhirpam_context *second = tu_open(core_config(&f, "", REVOCATION_LINE(""), ""), &err);
+    ck_assert_ptr_null(second);
+    ck_assert_msg(strstr(err.text, "locked by another process") != NULL, "%s", err.text);
+    close(holder);
+    fhirpam_close(ctx); /* returns: nothing waits for the FIFO or the lock */
+    EVP_PKEY_free(f.key);
+}
+END_TEST
+
 /* One bad line refuses the reload loudly: the audit record, the host API,
  * `fhirpam check` and `fhirpam revoke check` all say so. */
 START_TEST(refused_reload_is_loud)
@@ -1246,6 +1314,7 @@ int main(void)
     tcase_add_test(t, module_times_are_the_configurations);
     tcase_add_test(t, no_token_outlives_its_cutoff);
     tcase_add_test(t, refused_reload_is_loud);
+    tcase_add_test(t, held_lock_and_fifo_never_hang_the_watcher);
     tcase_add_test(t, context_survives_fork);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);

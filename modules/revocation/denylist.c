@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* No file this large is a deny list. */
@@ -344,18 +345,43 @@ void denylist_free(denylist *l)
     free(l);
 }
 
+/* How long a reader waits for a writer's exclusive lock. */
+#define DENYLIST_LOCK_TRIES    20
+#define DENYLIST_LOCK_PAUSE_MS 50
+
 int denylist_read(const char *path, denylist_file *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO put in the file's place must not hang the watcher
+     * (and fhirpam_close waiting for it); it is refused below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     int rc = -1;
     struct stat *st = &out->st;
-    /* Shared lock: `fhirpam revoke` appends under an exclusive one. */
-    if (flock(fd, LOCK_SH) != 0 || fstat(fd, st) != 0) {
+    /* Shared lock: `fhirpam revoke` appends under an exclusive one, for one
+     * write and fsync. Anyone who can read the file can take that lock too,
+     * and hold it: wait a bounded time, then say so (the caller tries again
+     * later) rather than stop every re-read behind it. */
+    int locked = -1;
+    for (int tries = 0; tries < DENYLIST_LOCK_TRIES && locked != 0; tries++) {
+        if ((locked = flock(fd, LOCK_SH | LOCK_NB)) != 0 && errno == EWOULDBLOCK) {
+            struct timespec pause = {0, DENYLIST_LOCK_PAUSE_MS * 1000000L};
+            nanosleep(&pause, NULL);
+        } else if (locked != 0 && errno != EINTR) {
+            break;
+        }
+    }
+    if (locked != 0 && errno == EWOULDBLOCK) {
+        snprintf(err, errlen,
+                 "%s: locked by another process for over %d ms (a writer that does not finish)",
+                 path, DENYLIST_LOCK_TRIES * DENYLIST_LOCK_PAUSE_MS);
+        rc = DENYLIST_BUSY;
+        goto done;
+    }
+    if (locked != 0 || fstat(fd, st) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         goto done;
     }

@@ -102,8 +102,11 @@ typedef struct denylist_file {
  * Reads the file at path whole, under a shared flock (a `fhirpam revoke`
  * append is seen whole or not at all), after checking on the descriptor that
  * it is a regular file owned by root or this user and not group- or
- * world-writable. 0, or -1 with "path: why" in err.
+ * world-writable. 0, or -1 with "path: why" in err, or DENYLIST_BUSY when
+ * another process held the lock for over a second (the file is fine as far
+ * as anyone knows: read it again later).
  */
+#define DENYLIST_BUSY (-2)
 int denylist_read(const char *path, denylist_file *out, char *err, size_t errlen);
 
 /*

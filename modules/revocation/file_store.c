@@ -141,9 +141,14 @@ static int load(file_store *fs, bool first, char *err, size_t errlen)
     struct timespec started;
     clock_gettime(CLOCK_REALTIME, &started);
     denylist_file f;
-    if (denylist_read(fs->path, &f, err, errlen) != 0) {
+    int read = denylist_read(fs->path, &f, err, errlen);
+    if (read != 0) {
+        /* A file refused as it is waits for its next change; one a writer
+         * held locked is read again at the next tick (what stat says now
+         * may already be the version the writer is finishing). */
         struct stat st;
-        fs->refused = stat(fs->path, &st) == 0 ? version_of(&st) : (file_version){0};
+        fs->refused =
+            read != DENYLIST_BUSY && stat(fs->path, &st) == 0 ? version_of(&st) : (file_version){0};
         return -1;
     }
     file_version version = version_of(&f.st);
