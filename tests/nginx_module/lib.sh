@@ -59,6 +59,10 @@ stacks: {
     { control = "required"; module = "device_trust";
       args = { bind = "dpop"; require_binding = true; use_dpop_nonce = true; }; }
   );
+  dpop_nononce = (
+    { control = "substack"; stack = "fhir"; },
+    { control = "required"; module = "device_trust"; args = { bind = "dpop"; require_binding = true; }; }
+  );
 };
 CONF
     mv -f "$WORK/fhirpam.conf.new" "$WORK/fhirpam.conf"
@@ -92,8 +96,9 @@ nm_write_nginx_conf() {
     NGINX_PORT=${NGINX_PORT:-$((20000 + RANDOM % 40000))}
     NGINX_TLS_PORT=${NGINX_TLS_PORT:-$((20000 + RANDOM % 40000))}
     NGINX_PORT2=${NGINX_PORT2:-$((20000 + RANDOM % 40000))}
+    NGINX_PORT3=${NGINX_PORT3:-$((20000 + RANDOM % 40000))}
     sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@TLSPORT@|$NGINX_TLS_PORT|g" \
-        -e "s|@PORT2@|$NGINX_PORT2|g" \
+        -e "s|@PORT2@|$NGINX_PORT2|g" -e "s|@PORT3@|$NGINX_PORT3|g" \
         -e "s|@UPSTREAM@|${STUB_PORT:-1}|g" -e "s|@MODULE@|$NGINX_MODULE|g" -e "s|@USER@|$user|" \
         -e "s|@WORKERS@|${WORKERS:-2}|" -e "s|@KEEPALIVE@|${KEEPALIVE:-75s}|" \
         -e "s|@FHIRPAMD_PORT@|${FHIRPAMD_PORT:-1}|g" "$template" >"$WORK/nginx/nginx.conf"
@@ -123,7 +128,7 @@ nm_start_nginx() {
             cat "$WORK/nginx/error.log" "$WORK/nginx/stdout.log" >&2
             return 1
         fi
-        unset NGINX_PORT NGINX_TLS_PORT NGINX_PORT2
+        unset NGINX_PORT NGINX_TLS_PORT NGINX_PORT2 NGINX_PORT3
     done
     echo "nginx: no free port after 10 attempts" >&2
     return 1

@@ -381,6 +381,28 @@ req "a proof for nginx's own URL (not the public one)" 401 /fhir/r4/Patient/321 
 body_has dpop_htu
 req "the DPoP token as Bearer" 401 /fhir/r4/Patient/321 -H "Authorization: Bearer $TD"
 
+echo "== DPoP replay across workers (4 workers, the shared replay zone)"
+fp_stop "$NGINX_PID" QUIT
+NGINX_PID=
+WORKERS=4 nm_start_nginx
+BASEURL=http://127.0.0.1:$NGINX_PORT3
+pid_of_last() { tail -n 1 "$WORK/nginx/access.log" | sed -n 's/.* pid=\([0-9]*\)$/\1/p'; }
+P3=$(proof)
+req "a fresh proof (no nonce on this stack)" 200 /fhir/r4/Patient/321 -H "Authorization: DPoP $TD" -H "DPoP: $P3"
+FIRST_PID=$(pid_of_last)
+: >"$WORK/replay_pids"
+for k in $(seq 1 12); do
+    req "the same proof replayed on a new connection ($k)" 401 /fhir/r4/Patient/321 -H "Authorization: DPoP $TD" -H "DPoP: $P3"
+    pid_of_last >>"$WORK/replay_pids"
+done
+body_has dpop_replay
+check "  replays reached workers other than the one that permitted it (pid $FIRST_PID)" \
+    bash -c 'grep -qv "^$1\$" "$2"' _ "$FIRST_PID" "$WORK/replay_pids"
+for k in 1 2 3; do
+    req "a new proof each time ($k)" 200 /fhir/r4/Patient/321 -H "Authorization: DPoP $TD" -H "DPoP: $(proof)"
+done
+unset BASEURL
+
 check "nginx error log: no crash, no alert" bash -c '! grep -E "\[alert\]|\[crit\]|signal [0-9]+|Sanitizer" "$1"' _ "$WORK/nginx/error.log"
 
 echo "$((100 * (CHECKS - FAILED) / CHECKS))%: Checks: $CHECKS, Failures: $FAILED, Errors: 0"

@@ -11,6 +11,8 @@
  *                              decision, the deny response
  *   ngx_http_fhirpam_filter.c  the response check of a permit with
  *                              obligations (headers held, body buffered)
+ *   ngx_http_fhirpam_replay.c  DPoP proofs seen by any worker (a shared
+ *                              memory zone)
  *
  * Threads: nginx's workers are single-threaded; the fhirpam context of a
  * worker is used only from its event loop (its watcher threads are the
@@ -37,9 +39,12 @@ typedef struct {
     ngx_str_t config; /* fhirpam_config, a full path; empty: none */
     ngx_str_t config_file;
     ngx_uint_t config_line;
-    ngx_array_t stack_refs;  /* of ngx_http_fhirpam_stack_ref_t */
-    fhirpam_context *ctx;    /* this worker's, opened in init_process */
-    u_char open_error[1024]; /* why this worker has none */
+    ngx_array_t stack_refs;      /* of ngx_http_fhirpam_stack_ref_t */
+    fhirpam_context *ctx;        /* this worker's, opened in init_process */
+    u_char open_error[1024];     /* why this worker has none */
+    size_t replay_size;          /* fhirpam_dpop_replay_zone */
+    time_t replay_ttl;           /* fhirpam_dpop_replay_ttl */
+    ngx_shm_zone_t *replay_zone; /* DPoP proofs seen by every worker */
 } ngx_http_fhirpam_main_conf_t;
 
 typedef struct {
@@ -77,6 +82,7 @@ typedef struct {
     fhirpam_decision *decision; /* owned; freed with the request pool */
     ngx_str_t code, module, reason, reason_text, decision_id; /* the variables */
     ngx_str_t body; /* the request body, copied out of nginx's buffers */
+    ngx_str_t dpop; /* the DPoP header's value (RFC 9449 §4.1), or empty */
     ngx_http_request_t *fetch_sr;
     ngx_uint_t current_status; /* the stored resource: the upstream's status */
     ngx_str_t current;         /* ... and body */
@@ -113,6 +119,16 @@ ngx_int_t ngx_http_fhirpam_refusal_headers(ngx_http_request_t *r, ngx_uint_t sta
 /* Adds a response header (name: a static string; value copied). */
 ngx_int_t ngx_http_fhirpam_add_header(ngx_http_request_t *r, const char *name, const char *value,
                                       ngx_table_elt_t **out);
+
+/* Adds the shared zone of DPoP proofs (mcf->replay_size) to the cycle. */
+ngx_int_t ngx_http_fhirpam_replay_zone(ngx_conf_t *cf, ngx_http_fhirpam_main_conf_t *mcf);
+
+/* Remembers a permitted request's DPoP proof for every worker: NGX_OK (not
+ * seen before), NGX_DECLINED (a replay: some worker let it through
+ * already), NGX_ABORT (not a compact JWS), NGX_BUSY (the zone is full), or
+ * NGX_ERROR. */
+ngx_int_t ngx_http_fhirpam_replay_remember(ngx_http_request_t *r, ngx_http_fhirpam_main_conf_t *mcf,
+                                           const ngx_str_t *proof);
 
 ngx_int_t ngx_http_fhirpam_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_fhirpam_filter_init(ngx_conf_t *cf);

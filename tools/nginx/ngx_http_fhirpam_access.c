@@ -303,6 +303,8 @@ static fhirpam_request *build_request(ngx_http_request_t *r, ngx_http_fhirpam_lo
         for (ngx_uint_t i = 0; i < part->nelts; i++) {
             if (h[i].hash == 0)
                 continue;
+            if (h[i].key.len == 4 && ngx_strncasecmp(h[i].key.data, (u_char *)"dpop", 4) == 0)
+                ctx->dpop = h[i].value; /* more than one: the library refuses */
             if (fhirpam_request_add_header(req, (const char *)h[i].key.data,
                                            (const char *)h[i].value.data) != 0)
                 goto fail;
@@ -346,9 +348,22 @@ static void str_from(ngx_str_t *s, const char *text)
     s->len = ngx_strlen(s->data);
 }
 
-static ngx_int_t decide(ngx_http_request_t *r, ngx_http_fhirpam_loc_conf_t *lcf,
-                        ngx_http_fhirpam_ctx_t *ctx, fhirpam_context *fctx, const char *url)
+/* A refusal of a DPoP proof, with the challenge device_trust sends for one
+ * (RFC 9449 §7.1). */
+static ngx_int_t refuse_dpop(ngx_http_request_t *r, ngx_http_fhirpam_ctx_t *ctx, ngx_uint_t status,
+                             const char *code, const char *reason, const char *text)
 {
+    if (ngx_http_fhirpam_add_header(r, "WWW-Authenticate", "DPoP error=\"invalid_dpop_proof\"",
+                                    &r->headers_out.www_authenticate) != NGX_OK)
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return refuse(r, ctx, status, code, reason, text);
+}
+
+static ngx_int_t decide(ngx_http_request_t *r, ngx_http_fhirpam_loc_conf_t *lcf,
+                        ngx_http_fhirpam_main_conf_t *mcf, ngx_http_fhirpam_ctx_t *ctx,
+                        const char *url)
+{
+    fhirpam_context *fctx = mcf->ctx;
     fhirpam_request *req = build_request(r, lcf, ctx, url);
     if (req == NULL)
         return refuse(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, "error", "request_unbuildable",
@@ -370,6 +385,26 @@ static ngx_int_t decide(ngx_http_request_t *r, ngx_http_fhirpam_loc_conf_t *lcf,
     if (!fhirpam_decision_permitted(d)) {
         int status = fhirpam_decision_http_status(d);
         return respond(r, ctx, status >= 400 && status <= 599 ? (ngx_uint_t)status : 403);
+    }
+    /* A DPoP proof is accepted once by this nginx, not once per worker
+     * (RFC 9449 §11.1; ngx_http_fhirpam_replay.c). */
+    if (ctx->dpop.len > 0) {
+        switch (ngx_http_fhirpam_replay_remember(r, mcf, &ctx->dpop)) {
+        case NGX_OK:
+            break;
+        case NGX_DECLINED:
+            return refuse_dpop(r, ctx, NGX_HTTP_UNAUTHORIZED, "untrusted_device", "dpop_replay",
+                               "this proof (its jti) was used before, on another worker");
+        case NGX_ABORT:
+            return refuse_dpop(r, ctx, NGX_HTTP_UNAUTHORIZED, "untrusted_device", "dpop_malformed",
+                               "the DPoP header is not a compact JWS");
+        case NGX_BUSY:
+            return refuse(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable", "dpop_replay_full",
+                          "the DPoP replay zone is full");
+        default:
+            return refuse(r, ctx, NGX_HTTP_INTERNAL_SERVER_ERROR, "error", "dpop_replay_error",
+                          "the DPoP proof could not be remembered");
+        }
     }
     /* RFC 9449 §8: a server may send a fresh nonce with a success too. */
     const char *nonce = fhirpam_decision_dpop_nonce(d);
@@ -485,5 +520,5 @@ ngx_int_t ngx_http_fhirpam_access_handler(ngx_http_request_t *r)
         return refuse(r, ctx, NGX_HTTP_FORBIDDEN, "deny", "current_resource_unavailable",
                       "a write by id is judged on the stored resource, and the server sent an "
                       "empty one");
-    return decide(r, lcf, ctx, mcf->ctx, t.url);
+    return decide(r, lcf, mcf, ctx, t.url);
 }

@@ -46,6 +46,12 @@ static ngx_command_t ngx_http_fhirpam_commands[] = {
     {ngx_string("fhirpam_device_attr"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_CONF_TAKE2,
      fhirpam_device_attr, NGX_HTTP_LOC_CONF_OFFSET, 0, NULL},
+    {ngx_string("fhirpam_dpop_replay_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+     ngx_conf_set_size_slot, NGX_HTTP_MAIN_CONF_OFFSET,
+     offsetof(ngx_http_fhirpam_main_conf_t, replay_size), NULL},
+    {ngx_string("fhirpam_dpop_replay_ttl"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+     ngx_conf_set_sec_slot, NGX_HTTP_MAIN_CONF_OFFSET,
+     offsetof(ngx_http_fhirpam_main_conf_t, replay_ttl), NULL},
     ngx_null_command,
 };
 
@@ -59,7 +65,31 @@ static void *create_main_conf(ngx_conf_t *cf)
     if (ngx_array_init(&mcf->stack_refs, cf->pool, 8, sizeof(ngx_http_fhirpam_stack_ref_t)) !=
         NGX_OK)
         return NULL;
+    mcf->replay_size = NGX_CONF_UNSET_SIZE;
+    mcf->replay_ttl = NGX_CONF_UNSET;
     return mcf;
+}
+
+static char *init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_fhirpam_main_conf_t *mcf = conf;
+    ngx_conf_init_size_value(mcf->replay_size, 8 * 1024 * 1024);
+    /* device_trust's largest dpop_window (3600) and dpop_skew (300). */
+    ngx_conf_init_value(mcf->replay_ttl, 3900);
+    if (mcf->replay_size < 8 * ngx_pagesize) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "fhirpam_dpop_replay_zone must be at least %uz bytes", 8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+    if (mcf->replay_ttl < 1) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "fhirpam_dpop_replay_ttl must be at least 1s");
+        return NGX_CONF_ERROR;
+    }
+    /* Every nginx with fhirpam has the zone: a DPoP proof is accepted once
+     * whichever worker it reaches (ngx_http_fhirpam_replay.c). */
+    if (mcf->config.len > 0 && ngx_http_fhirpam_replay_zone(cf, mcf) != NGX_OK)
+        return NGX_CONF_ERROR;
+    return NGX_CONF_OK;
 }
 
 static void *create_loc_conf(ngx_conf_t *cf)
@@ -510,7 +540,7 @@ static void exit_process(ngx_cycle_t *cycle)
 }
 
 static ngx_http_module_t ngx_http_fhirpam_module_ctx = {
-    preconfiguration, postconfiguration, create_main_conf, NULL, NULL, NULL,
+    preconfiguration, postconfiguration, create_main_conf, init_main_conf, NULL, NULL,
     create_loc_conf,  merge_loc_conf,
 };
 
