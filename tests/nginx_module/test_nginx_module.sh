@@ -274,6 +274,9 @@ check "bad size: nginx -t names file and line" bash -c 'grep -q "\"fhirpam_max_b
 sed 's|fhirpam_stack fhir;|fhirpam_stack fhir; satisfy any;|' "$WORK/nginx/nginx.conf" >"$WORK/nginx/t3.conf"
 out=$(ntest t3.conf)
 check "satisfy any in a fhirpam location is refused" bash -c 'grep -q "satisfy any" <<<"$1" && grep -q "test failed" <<<"$1"' _ "$out"
+sed 's|fhirpam_config \(.*\);|fhirpam_config \1; fhirpam_dpop_replay_zone 4k;|' "$WORK/nginx/nginx.conf" >"$WORK/nginx/t5.conf"
+out=$(ntest t5.conf)
+check "a DPoP replay zone too small: nginx -t names file and line" bash -c 'grep -q "\"fhirpam_dpop_replay_zone\" directive must be at least 8 memory pages in .*t5.conf:[0-9]*" <<<"$1"' _ "$out"
 cp "$WORK/fhirpam.conf" "$WORK/fhirpam.good"
 echo 'stacks: { x = ( { control = "required"; module = "nosuchmodule"; } ); };' >"$WORK/fhirpam.bad"
 sed "s|$WORK/fhirpam.conf|$WORK/fhirpam.bad|" "$WORK/nginx/nginx.conf" >"$WORK/nginx/t4.conf"

@@ -19,6 +19,20 @@ static char *fhirpam_base(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *fhirpam_public_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *fhirpam_device_attr(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
+/* Checked where they are written, so that nginx -t names file and line. */
+static char *check_replay_size(ngx_conf_t *cf, void *post, void *data)
+{
+    return *(size_t *)data < 8 * ngx_pagesize ? "must be at least 8 memory pages" : NGX_CONF_OK;
+}
+
+static char *check_replay_ttl(ngx_conf_t *cf, void *post, void *data)
+{
+    return *(time_t *)data < 1 ? "must be at least 1s" : NGX_CONF_OK;
+}
+
+static ngx_conf_post_handler_pt replay_size_post = check_replay_size;
+static ngx_conf_post_handler_pt replay_ttl_post = check_replay_ttl;
+
 static ngx_command_t ngx_http_fhirpam_commands[] = {
     {ngx_string("fhirpam_config"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, fhirpam_config,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, NULL},
@@ -48,10 +62,10 @@ static ngx_command_t ngx_http_fhirpam_commands[] = {
      fhirpam_device_attr, NGX_HTTP_LOC_CONF_OFFSET, 0, NULL},
     {ngx_string("fhirpam_dpop_replay_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_size_slot, NGX_HTTP_MAIN_CONF_OFFSET,
-     offsetof(ngx_http_fhirpam_main_conf_t, replay_size), NULL},
+     offsetof(ngx_http_fhirpam_main_conf_t, replay_size), &replay_size_post},
     {ngx_string("fhirpam_dpop_replay_ttl"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_sec_slot, NGX_HTTP_MAIN_CONF_OFFSET,
-     offsetof(ngx_http_fhirpam_main_conf_t, replay_ttl), NULL},
+     offsetof(ngx_http_fhirpam_main_conf_t, replay_ttl), &replay_ttl_post},
     ngx_null_command,
 };
 
@@ -76,15 +90,6 @@ static char *init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_size_value(mcf->replay_size, 8 * 1024 * 1024);
     /* device_trust's largest dpop_window (3600) and dpop_skew (300). */
     ngx_conf_init_value(mcf->replay_ttl, 3900);
-    if (mcf->replay_size < 8 * ngx_pagesize) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "fhirpam_dpop_replay_zone must be at least %uz bytes", 8 * ngx_pagesize);
-        return NGX_CONF_ERROR;
-    }
-    if (mcf->replay_ttl < 1) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "fhirpam_dpop_replay_ttl must be at least 1s");
-        return NGX_CONF_ERROR;
-    }
     /* Every nginx with fhirpam has the zone: a DPoP proof is accepted once
      * whichever worker it reaches (ngx_http_fhirpam_replay.c). */
     if (mcf->config.len > 0 && ngx_http_fhirpam_replay_zone(cf, mcf) != NGX_OK)
