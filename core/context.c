@@ -9,6 +9,7 @@
 #include "binding.h"
 #include "token.h"
 #include "trusted.h"
+#include "watcher.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -21,6 +22,7 @@
 
 config *context_enter(struct fhirpam_context *ctx, reader_ticket *ticket)
 {
+    watchers_resume();
     return swap_enter(&ctx->current, ticket);
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "swap.h"
+#include "watcher.h"
 
 struct fhirpam_swap {
     swap_cell cell;
@@ -21,6 +22,8 @@ FHIRPAM_API fhirpam_swap *fhirpam_swap_new(void *value, void (*free_fn)(void *))
 
 FHIRPAM_API void *fhirpam_swap_enter(fhirpam_swap *swap, fhirpam_swap_ticket *ticket)
 {
+    /* A module's data is read here; in a forked child, its watchers first. */
+    watchers_resume();
     swap_ticket t;
     void *value = swap_enter(&swap->cell, &t);
     ticket->slot = t.slot;

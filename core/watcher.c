@@ -8,13 +8,20 @@
  * never apply there. The core therefore keeps every watcher in one list and
  * registers fork handlers once (pthread_atfork): before the fork it takes
  * each watcher's locks, so that no check is half done in the copy; the
- * parent releases them; the child makes fresh locks and starts a new thread
- * for each watcher. (gRPC restarts its threads in the child the same way.)
+ * parent releases them; the child makes fresh wake-ups and marks its
+ * watchers as having no thread. The child's threads are started by the
+ * child's first call into a context (watcher.h: watchers_resume), not in
+ * the fork handler: after a fork only async-signal-safe calls are allowed
+ * until the handlers return (POSIX fork()), and pthread_create there
+ * deadlocks where the allocator's locks are still held (ASan's are, until
+ * its fork interceptor returns).
  *
  * Lock order: the list, then a watcher's `busy`, then its `lock`. The thread
  * holds `busy` only while check() runs, and `lock` only around its flags and
  * its timed wait, never both at once.
  */
+#include "watcher.h"
+
 #include <fhirpam/module.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,6 +46,7 @@ struct fhirpam_watcher {
 static pthread_mutex_t watchers_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fhirpam_watcher *watchers;
 static pthread_once_t fork_handlers_once = PTHREAD_ONCE_INIT;
+atomic_bool watchers_forked; /* watcher.h */
 
 static struct timespec deadline(int64_t interval_ms)
 {
@@ -121,9 +129,22 @@ static void after_fork_child(void)
     for (struct fhirpam_watcher *w = watchers; w != NULL; w = w->next) {
         init_wake(w);
         w->stopping = w->poked = false;
-        start_thread(w); /* when this fails, stop() has nothing to join */
+        w->running = false;
         pthread_mutex_unlock(&w->lock);
         pthread_mutex_unlock(&w->busy);
+    }
+    atomic_store(&watchers_forked, watchers != NULL);
+    pthread_mutex_unlock(&watchers_lock);
+}
+
+void watchers_restart_after_fork(void)
+{
+    pthread_mutex_lock(&watchers_lock);
+    if (atomic_exchange(&watchers_forked, false)) {
+        for (struct fhirpam_watcher *w = watchers; w != NULL; w = w->next) {
+            if (!w->running)
+                start_thread(w); /* when this fails, stop() has nothing to join */
+        }
     }
     pthread_mutex_unlock(&watchers_lock);
 }

@@ -507,11 +507,12 @@ FHIRPAM_API bool fhirpam_token_limits(const fhirpam_args *args, int64_t *leeway,
  * progress to return and holds each watcher until the fork is done, so the
  * child's copy of every module's data is one no check was writing; the
  * parent's watchers then go on unchanged. In the child, each watcher is the
- * same object (the module stops it as in the parent) and runs on a new thread
- * with a fresh schedule (its first check interval_ms after the fork). When
- * that thread cannot be started (the child's thread limit), the watcher does
- * not run in that child: nothing can be logged safely inside a fork handler,
- * so what shows it is the age of its source's fresh_at (below). A host that forks after
+ * same object (the module stops it as in the parent) and runs on a new thread,
+ * started by the child's first call into a context or fhirpam_swap_enter
+ * (a fork handler may not start threads), with a fresh schedule (its
+ * first check interval_ms after that). When that thread cannot be started
+ * (the child's thread limit), the watcher does not run in that child: what
+ * shows it is the age of its source's fresh_at (below). A host that forks after
  * fhirpam_open() (a pre-forking server's master; the nginx module opens in each worker instead)
  * must fork while no thread of its own is inside a fhirpam call: a lock such a call holds (an audit
  * write, a cache update) would stay held in the child.
