@@ -2573,6 +2573,30 @@ START_TEST(proof_signature_length_before_import)
 }
 END_TEST
 
+START_TEST(proof_alg_kty_mismatch_before_import)
+{
+    /* An ES256 proof carrying an RSA jwk (or a P-384 one) with a 64-byte
+     * signature has the length ES256 wants, but its key can never verify
+     * it: refused on the header's text, before the modulus is read into
+     * big numbers or the point checked. */
+    open_with("");
+    BIGNUM *n = bn_random_modulus(4096);
+    char *rsa = rsa_jwk_of(n, "010001");
+    static const char p384[] =
+        "{\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":"
+        "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"y\":"
+        "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}";
+    proof_key_stats before = stats_now();
+    bind_token_to(rsa);
+    expect_proof_refused(run_proof(proof_random_sig("ES256", rsa, 64)), "does not suit its jwk");
+    bind_token_to(p384);
+    expect_proof_refused(run_proof(proof_random_sig("ES256", p384, 64)), "does not suit its jwk");
+    ck_assert_uint_eq(stats_now().imported, before.imported);
+    free(rsa);
+    BN_free(n);
+}
+END_TEST
+
 START_TEST(flood_of_failing_keys_keeps_real_key_cached)
 {
     /* A real client's key is cached by its first good proof. Then proofs
@@ -3033,6 +3057,7 @@ int main(void)
     tcase_add_test(t, proof_rsa_size_edges);
     tcase_add_test(t, proof_rsa_exponent_edges);
     tcase_add_test(t, proof_signature_length_before_import);
+    tcase_add_test(t, proof_alg_kty_mismatch_before_import);
     tcase_add_test(t, flood_of_failing_keys_keeps_real_key_cached);
     tcase_add_test(t, client_key_with_bad_signature_does_not_lock_it_out);
     tcase_add_test(t, cached_key_held_to_each_instances_bounds);

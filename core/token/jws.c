@@ -445,9 +445,16 @@ static bool alg_suits_kty(jws_alg alg, bool rsa, jws_alg curve_alg)
 
 size_t jwk_signature_size(const json_t *jwk, jws_alg alg)
 {
-    if (ec_coord_size(alg) != 0)
-        return 2 * (size_t)ec_coord_size(alg);
     const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    if (ec_coord_size(alg) != 0) {
+        /* ES256 is P-256 and ES384 P-384 (RFC 7518 §3.4): any other key
+         * can never verify, and is refused before it is imported. */
+        const char *crv = json_string_value(json_object_get(jwk, "crv"));
+        const char *want = alg == JWS_ES256 ? "P-256" : "P-384";
+        if (kty == NULL || strcmp(kty, "EC") != 0 || crv == NULL || strcmp(crv, want) != 0)
+            return 0;
+        return 2 * (size_t)ec_coord_size(alg);
+    }
     const json_t *n = json_object_get(jwk, "n");
     if (!is_rsa_alg(alg) || kty == NULL || strcmp(kty, "RSA") != 0 || !json_is_string(n))
         return 0;
