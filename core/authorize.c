@@ -479,6 +479,22 @@ static void write_audit(const config *c, struct fhirpam_decision *d)
     }
 }
 
+/* Servers and frameworks that honour one of these headers (Express
+ * method-override, Symfony, JAX-RS filters, ArangoDB) execute the method it
+ * names, not the request line's. FHIR's RESTful API defines none of them
+ * (it tunnels only search, as POST _search): a request carrying one is
+ * refused, since what the server will execute cannot be read from it. */
+static bool method_overridden(const struct fhirpam_request *req)
+{
+    static const char *const names[] = {"X-HTTP-Method-Override", "X-HTTP-Method",
+                                        "X-Method-Override"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (request_header_count(req, names[i]) > 0)
+            return true;
+    }
+    return false;
+}
+
 static void authorize_pinned(const config *c, const char *stack, const struct fhirpam_request *req,
                              struct fhirpam_decision *d)
 {
@@ -492,6 +508,14 @@ static void authorize_pinned(const config *c, const char *stack, const struct fh
     }
     /* What the request means, before any module runs: a request that cannot
      * be understood is refused, never guessed at. */
+    if (method_overridden(req)) {
+        decision_conclude(d, FHIRPAM_INVALID_REQUEST, "", "method_override",
+                          "the request carries a method-override header (X-HTTP-Method-Override, "
+                          "X-HTTP-Method or X-Method-Override): a server that honours it executes "
+                          "another method than the one judged",
+                          request_header_count(req, "Authorization") > 0);
+        return;
+    }
     fhir_request fhir;
     char parse_error[160];
     const char *if_none_exist = request_header_get(req, "If-None-Exist", 0);

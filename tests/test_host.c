@@ -143,6 +143,35 @@ START_TEST(no_response_check_turns_obligations_into_a_deny)
 }
 END_TEST
 
+/* A GET that carries X-HTTP-Method-Override: DELETE is a delete to every
+ * server or framework that honours the header (Express method-override,
+ * Symfony, JAX-RS filters), and a read to the request model. What cannot be
+ * read the same way is refused, whatever the header's spelling or value. */
+START_TEST(method_override_headers_refused)
+{
+    char bearer[2048];
+    fhirpam_context *ctx = open_context(NULL, bearer, sizeof bearer);
+    fhirpam_request *req = get("Patient/123", bearer);
+    fhirpam_decision *d = fhirpam_authorize(ctx, "s", req);
+    ck_assert_int_eq(fhirpam_decision_permitted(d), 1); /* the read alone */
+    fhirpam_decision_free(d);
+    fhirpam_request_free(req);
+    static const char *const names[] = {"X-HTTP-Method-Override", "x-http-method-override",
+                                        "X-HTTP-Method", "X-Method-Override"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        req = get("Patient/123", bearer);
+        fhirpam_request_add_header(req, names[i], i % 2 ? "GET" : "DELETE");
+        d = fhirpam_authorize(ctx, "s", req);
+        ck_assert_msg(fhirpam_decision_permitted(d) == 0, "%s permitted", names[i]);
+        ck_assert_int_eq(fhirpam_decision_code(d), FHIRPAM_INVALID_REQUEST);
+        ck_assert_str_eq(fhirpam_decision_reason(d), "method_override");
+        fhirpam_decision_free(d);
+        fhirpam_request_free(req);
+    }
+    fhirpam_close(ctx);
+}
+END_TEST
+
 START_TEST(unknown_flags_refused)
 {
     fhirpam_request *req = fhirpam_request_new("GET", "Patient/1");
@@ -296,6 +325,7 @@ int main(void)
     Suite *s = suite_create("host");
     TCase *tc = tcase_create("host");
     tcase_add_test(tc, no_response_check_turns_obligations_into_a_deny);
+    tcase_add_test(tc, method_override_headers_refused);
     tcase_add_test(tc, unknown_flags_refused);
     tcase_add_test(tc, refusal_without_request_is_audited);
     tcase_add_test(tc, refusal_names_a_verified_token_only);
