@@ -65,6 +65,17 @@ double bench_best_rate(void (*fn)(void *arg), void *arg)
     return best;
 }
 
+void bench_temp_dir(char *dir, size_t len, const char *name)
+{
+    /* Under $TMPDIR too: a module's files below /tmp are refused. */
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, len, "%s/fhirpam-bench-%s-XXXXXX", tmp && tmp[0] ? tmp : "/tmp", name);
+    if (mkdtemp(dir) == NULL) {
+        perror("bench: mkdtemp");
+        exit(1);
+    }
+}
+
 char *bench_write_temp(const char *text)
 {
     /* Under $TMPDIR (./dev bench points it into build-release/): fhirpam

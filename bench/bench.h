@@ -25,6 +25,8 @@ double bench_best_rate(void (*fn)(void *arg), void *arg);
 /* A temporary file holding text (mode 0600); the caller unlinks and frees
  * the returned path. Exits on failure. */
 char *bench_write_temp(const char *text);
+/* A new directory, $TMPDIR/fhirpam-bench-NAME-XXXXXX, into dir; exits on failure. */
+void bench_temp_dir(char *dir, size_t len, const char *name);
 
 /* A context for the config text, modules from the build tree. Exits on
  * failure. */

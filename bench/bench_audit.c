@@ -45,12 +45,9 @@ static void decide_and_write(void *arg)
 
 void bench_audit(void)
 {
-    char dir[] = "/tmp/fhirpam-bench-audit-XXXXXX";
-    if (mkdtemp(dir) == NULL) {
-        perror("bench: mkdtemp");
-        exit(1);
-    }
-    char sink_path[128], raw_path[128], text[1024];
+    char dir[256];
+    bench_temp_dir(dir, sizeof dir, "audit");
+    char sink_path[600], raw_path[600], text[1536];
     snprintf(sink_path, sizeof sink_path, "%s/sink.jsonl", dir);
     snprintf(raw_path, sizeof raw_path, "%s/raw.jsonl", dir);
     snprintf(text, sizeof text, "audit: { sink = \"file\"; path = \"%s\"; required = true; };\n%s",

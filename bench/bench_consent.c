@@ -88,11 +88,8 @@ static void remove_store(const char *dir)
 void bench_consent(void)
 {
     long long now = (long long)time(NULL);
-    char dir[] = "/tmp/fhirpam-bench-consent-XXXXXX";
-    if (mkdtemp(dir) == NULL) {
-        perror("bench: consent store");
-        exit(1);
-    }
+    char dir[256];
+    bench_temp_dir(dir, sizeof dir, "consent");
     write_store(dir);
     char *registry = bench_write_temp("{\"dashboard\":[\"urn:oid:1.2.3|ORG-1\"]}");
     bench_issuer issuer = bench_issuer_open();
